@@ -1,0 +1,1 @@
+"""The ondo command line: thin typer shells over the library."""

@@ -1,0 +1,84 @@
+"""A Workspace is what every domain function works against: settings, engine and blob store.
+
+``Workspace.default()`` follows the environment (``ONDO_HOME``, ``ONDO_STORE_URL``,
+``ONDO_ARTIFACTS_URL``) and is cached per settings, so a test that re-points ``ONDO_HOME``
+gets a fresh one while a normal process opens its store once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from ondo.blobs import BlobStore
+from ondo.config import Settings
+from ondo.errors import StoreError
+from ondo.store import engine as engines
+from ondo.store import migrate
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_cache: dict[Settings, Workspace] = {}
+
+
+class Workspace:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = engines.create_engine(settings.store_url)
+        try:
+            migrate.upgrade(self.engine)
+        except (DatabaseError, OperationalError) as exc:
+            raise StoreError(_describe_open_error(settings, exc)) from exc
+        try:
+            self.blobs = BlobStore(settings.artifacts_url)
+        except (ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open artifact store {settings.artifacts_url}: {exc}") from exc
+
+    @classmethod
+    def default(cls) -> Workspace:
+        return cls.for_settings(Settings.from_env())
+
+    @classmethod
+    def for_url(cls, store_url: str | None) -> Workspace:
+        return cls.for_settings(Settings.from_env(store_url))
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Workspace:
+        with _lock:
+            ws = _cache.get(settings)
+            if ws is None:
+                ws = cls(settings)
+                _cache[settings] = ws
+            return ws
+
+    def write(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction, retried on lock contention."""
+        return engines.write_retry(self.engine, fn)
+
+    def read(self) -> sa.Connection:
+        """A connection for reads: ``with ws.read() as conn: ...``."""
+        return self.engine.connect()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def reset_default_cache() -> None:
+    """Forget cached workspaces (tests re-point ONDO_HOME between cases)."""
+    with _lock:
+        for ws in _cache.values():
+            ws.close()
+        _cache.clear()
+
+
+def _describe_open_error(settings: Settings, exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc))
+    if settings.is_sqlite and ("not a database" in text or "malformed" in text):
+        return f"the store at {settings.store_url.removeprefix('sqlite:///')} is corrupt or not an ondo database ({text})"
+    return f"cannot open store: {text}"
