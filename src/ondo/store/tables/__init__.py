@@ -12,6 +12,8 @@ from ondo.store.tables.base import metadata
 ALL_TABLE_MODULES: list[str] = [
     "core",
     "aliases",
+    "traces",
+    "keys",
 ]
 
 for _mod in ALL_TABLE_MODULES:

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ondo.config import Settings
+from ondo.errors import StoreError
+from ondo.store import migrate
+from ondo.workspace import Workspace, reset_default_cache
+
+
+def test_default_store_is_sqlite_in_wal_mode_under_ondo_home(ondo_home: Path) -> None:
+    if os.environ.get("ONDO_STORE_URL", "").startswith("postgresql"):
+        pytest.skip("SQLite-specific")
+    ws = Workspace.default()
+    assert ws.settings.store_url == f"sqlite:///{ondo_home / 'ondo.db'}"
+    with ws.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert (ondo_home / "ondo.db").exists()
+
+
+def test_migrations_reach_every_head(workspace: Workspace) -> None:
+    assert migrate.current_revisions(workspace.engine) == migrate.head_revisions()
+    tables = set(sa.inspect(workspace.engine).get_table_names())
+    assert {"experiments", "runs", "metrics", "aliases", "alias_events"} <= tables
+
+
+def test_unwritable_home_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() == 0:
+        target = Path("/proc/ondo-cannot-exist")  # root can write anywhere else
+    else:
+        target = tmp_path / "ro"
+        target.mkdir()
+        target.chmod(0o500)
+    with pytest.raises(StoreError) as info:
+        Workspace(Settings(home=target, store_url=f"sqlite:///{target / 'ondo.db'}", artifacts_url=str(target)))
+    assert str(target) in str(info.value)
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "ondo.db"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="corrupt or not an ondo database"):
+        Workspace(Settings(home=tmp_path, store_url=f"sqlite:///{db}", artifacts_url=str(tmp_path / "b")))
+
+
+def test_cli_reports_store_errors_without_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "ondo.db"
+    db.write_bytes(b"garbage" * 500)
+    env = {**os.environ, "ONDO_HOME": str(tmp_path)}
+    env.pop("ONDO_STORE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ondo.cli.main", "runs", "list"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode != 0
+    assert "corrupt" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    reset_default_cache()
