@@ -1,0 +1,272 @@
+"""The live ``Run`` a process writes to, and ``start_run`` / ``active_run``.
+
+``start_run`` records the run (status 'running', code version, command, interpreter and key
+package versions, seed), starts its heartbeat and returns a handle that is also a context
+manager: leaving the block normally ends the run 'finished', an exception 'failed', a
+KeyboardInterrupt 'killed'. Runs left open at interpreter exit are ended there. Metric points
+go through the batching writer; params, tags, notes, inputs and artifacts are written at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import operator
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from ondo.errors import InvalidInput
+from ondo.tracking import artifacts as _artifacts
+from ondo.tracking import environment, experiments, heartbeat
+from ondo.tracking import runs as _runs
+from ondo.tracking.runs import ArtifactInfo, RunInfo, RunInput
+from ondo.tracking.writer import FLAG_FINITE, Point, flag_of, stored_value, writer_for
+from ondo.workspace import Workspace
+
+PARENT_TAG = "ondo.parent_run_id"
+ERROR_TAG = "ondo.error"
+
+_local = threading.local()
+_open_runs: dict[str, Run] = {}
+_open_lock = threading.Lock()
+
+
+def _stack() -> list[Run]:
+    stack: list[Run] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def active_run() -> Run | None:
+    """The innermost run started (and not yet ended) in this thread."""
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def _not_a_number(key: str, value: Any) -> InvalidInput:
+    err = InvalidInput(f"metric '{key}': value {value!r} is not a number")
+    err.field = key
+    return err
+
+
+def _metric_value(key: str, value: Any) -> float:
+    if isinstance(value, str | bytes | bytearray) or value is None or not hasattr(value, "__float__"):
+        raise _not_a_number(key, value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _not_a_number(key, value) from None
+
+
+def _check_metric_key(key: Any) -> str:
+    if type(key) is not str or not key or len(key) > _runs.MAX_KEY:
+        raise InvalidInput(
+            f"metric key must be a non-empty string of at most {_runs.MAX_KEY} characters, got {key!r}"
+        )
+    return key
+
+
+def _apply_seed(seed: int) -> None:
+    """Seed the generators this process already uses, so a recorded seed reproduces the run."""
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+class Run:
+    """A run being recorded by this process."""
+
+    def __init__(
+        self, ws: Workspace, run_id: str, experiment: str, experiment_id: str, name: str | None
+    ) -> None:
+        self.ws = ws
+        self.id = run_id
+        self.experiment = experiment
+        self.experiment_id = experiment_id
+        self.name = name
+        self.status = "running"
+        self._writer = writer_for(ws)
+        self._next_step: dict[str, int] = {}
+        self._thread_stack: list[Run] | None = None
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, experiment={self.experiment!r}, status={self.status!r})"
+
+    # -- params, tags, note ------------------------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        _runs.log_params(self.ws, self.id, {key: value})
+
+    def log_params(self, values: Mapping[str, Any]) -> None:
+        _runs.log_params(self.ws, self.id, values)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        _runs.set_tags(self.ws, self.id, {key: value})
+
+    def set_tags(self, values: Mapping[str, Any]) -> None:
+        _runs.set_tags(self.ws, self.id, values)
+
+    def set_note(self, text: str) -> None:
+        _runs.set_note(self.ws, self.id, text)
+
+    # -- metrics -----------------------------------------------------------------------------------
+    def _step(self, key: str, step: Any) -> int:
+        if step is None:
+            s = self._next_step.get(key, 0)
+        else:
+            try:
+                s = operator.index(step)
+            except TypeError:
+                raise InvalidInput(f"metric '{key}': step {step!r} is not an integer") from None
+        self._next_step[key] = s + 1
+        return s
+
+    def _point(self, key: Any, value: Any, step: Any, ts: float) -> Point:
+        key = _check_metric_key(key)
+        t = type(value)
+        v = value if t is float else float(value) if t is int else _metric_value(key, value)
+        flag = FLAG_FINITE if math.isfinite(v) else flag_of(v)
+        return (self.id, key, self._step(key, step), stored_value(v, flag), ts, flag)
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+    ) -> None:
+        """Buffer one point; NaN and inf are kept and flagged. A non-number raises InvalidInput."""
+        self._writer.add((self._point(key, value, step, timestamp or time.time()),))
+
+    def log_metrics(
+        self, values: Mapping[str, float], step: int | None = None, timestamp: float | None = None
+    ) -> None:
+        ts = timestamp or time.time()
+        points = [self._point(k, v, step, ts) for k, v in values.items()]
+        self._writer.add(points)
+
+    def flush(self) -> None:
+        """Write buffered metric points now, so any reader sees them."""
+        self._writer.flush()
+
+    # -- artifacts and lineage ---------------------------------------------------------------------
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[ArtifactInfo]:
+        return _artifacts.log_artifact(self.ws, self.id, path, name)
+
+    def log_dict(self, data: Any, name: str) -> ArtifactInfo:
+        return _artifacts.log_dict(self.ws, self.id, data, name)
+
+    def log_text(self, text: str, name: str) -> ArtifactInfo:
+        return _artifacts.log_text(self.ws, self.id, text, name)
+
+    def record_input(self, kind: str, ref: Any, digest: str | None = None, role: str = "input") -> RunInput:
+        return _runs.record_input(self.ws, self.id, kind, ref, digest, role)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def info(self) -> RunInfo:
+        """The run as a reader sees it (after flushing this process's buffered points)."""
+        self.flush()
+        return _runs.get_run(self.ws, self.id, include_deleted=True)
+
+    def end(self, status: str = "finished") -> None:
+        """End the run (idempotent): flush its points, stop its heartbeat, record status and end time."""
+        if self.status != "running":
+            return
+        self.status = status
+        heartbeat.HEARTBEAT.remove(self.id)
+        with _open_lock:
+            _open_runs.pop(self.id, None)
+        stack = self._thread_stack
+        if stack is not None and self in stack:
+            stack.remove(self)
+        try:
+            self.flush()
+        finally:
+            _runs.end_run(self.ws, self.id, status)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.end("finished")
+            return
+        if issubclass(exc_type, KeyboardInterrupt):
+            status = "killed"
+        elif issubclass(exc_type, SystemExit) and getattr(exc, "code", 1) in (0, None):
+            status = "finished"
+        else:
+            status = "failed"
+        try:
+            if status == "failed":
+                _runs.set_tags(self.ws, self.id, {ERROR_TAG: f"{exc_type.__name__}: {exc}"[:2000]})
+        finally:
+            self.end(status)
+
+
+def start_run(
+    experiment: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    *,
+    note: str | None = None,
+    workspace: Workspace | None = None,
+) -> Run:
+    """Start recording a run in ``experiment`` (created on first use; default ``$ONDO_EXPERIMENT`` or 'default')."""
+    ws = workspace or Workspace.default()
+    exp_name = experiment or os.environ.get("ONDO_EXPERIMENT") or experiments.DEFAULT_EXPERIMENT
+    exp_id = experiments.get_or_create(ws, exp_name)
+    if seed is not None:
+        try:
+            seed = operator.index(seed)
+        except TypeError:
+            raise InvalidInput(f"seed must be an integer, got {seed!r}") from None
+    parent = active_run()
+    run_id = _runs.create_run(ws, exp_id, name=name, seed=seed, env=environment.capture(), note=note)
+    run = Run(ws, run_id, exp_name, exp_id, name)
+    try:
+        if params:
+            run.log_params(params)
+        all_tags = dict(tags or {})
+        if parent is not None:
+            all_tags.setdefault(PARENT_TAG, parent.id)
+        if all_tags:
+            run.set_tags(all_tags)
+    except BaseException:
+        _runs.end_run(ws, run_id, "failed")
+        raise
+    if seed is not None:
+        _apply_seed(seed)
+    heartbeat.HEARTBEAT.add(ws, run_id)
+    with _open_lock:
+        _open_runs[run_id] = run
+    stack = _stack()
+    stack.append(run)
+    run._thread_stack = stack
+    return run
+
+
+def _end_open_runs() -> None:
+    """At interpreter exit: end runs nobody ended; 'failed'/'killed' when an exception ended the program."""
+    last = getattr(sys, "last_type", None)
+    status = "finished" if last is None else "killed" if issubclass(last, KeyboardInterrupt) else "failed"
+    with _open_lock:
+        pending = list(_open_runs.values())
+    for run in pending:
+        try:
+            run.end(status)
+        except Exception as exc:
+            print(f"ondo: could not end run {run.id}: {exc}", file=sys.stderr)
+
+
+atexit.register(_end_open_runs)
