@@ -14,6 +14,7 @@ ALL_TABLE_MODULES: list[str] = [
     "aliases",
     "traces",
     "keys",
+    "judge",
 ]
 
 for _mod in ALL_TABLE_MODULES:
