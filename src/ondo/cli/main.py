@@ -31,7 +31,10 @@ class OndoGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except OndoError as exc:
-            raise UserError(exc) from exc
+            # typer >= 0.20 vendors click, so a click.ClickException would escape as a traceback;
+            # print the one-line message here and exit through typer's own Exit.
+            UserError(exc).show()
+            raise typer.Exit(code=exc.exit_code) from exc
 
 
 app = typer.Typer(
