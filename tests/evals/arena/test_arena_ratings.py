@@ -123,7 +123,7 @@ def test_leaderboard_intervals_and_ranks_are_reproducible() -> None:
     a = leaderboard(battles, system="bt", rounds=30, seed=42)
     b = leaderboard(battles, system="bt", rounds=30, seed=42)
     assert [r.to_dict() for r in a] == [r.to_dict() for r in b]
-    assert [r.model for r in a][0] == "gpt-4"
+    assert next(r.model for r in a) == "gpt-4"
     for r in a:
         assert r.ci_low <= r.rating <= r.ci_high
     assert a[0].rank == 1 and a[-1].rank > 1

@@ -16,8 +16,18 @@ from ondo.evals.arena.ratings import (
 from ondo.workspace import Workspace
 
 __all__ = [
-    "Battle", "LeaderboardRow", "Match", "add_battles", "bootstrap", "compute_bt", "compute_elo",
-    "import_battles", "leaderboard", "list_battles", "read_battle_file", "ratings_for",
+    "Battle",
+    "LeaderboardRow",
+    "Match",
+    "add_battles",
+    "bootstrap",
+    "compute_bt",
+    "compute_elo",
+    "import_battles",
+    "leaderboard",
+    "list_battles",
+    "ratings_for",
+    "read_battle_file",
 ]
 
 

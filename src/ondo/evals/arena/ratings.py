@@ -69,7 +69,7 @@ def _matchups(battles: Sequence[Match], models: list[str]) -> tuple[np.ndarray, 
     idx = {m: i for i, m in enumerate(models)}
     sched = np.empty((len(battles), 3), dtype=np.int64)
     for i, b in enumerate(battles):
-        sched[i] = (idx[b.model_a], idx[b.model_b], int(round(_score_a(b.winner) * 2)))
+        sched[i] = (idx[b.model_a], idx[b.model_b], round(_score_a(b.winner) * 2))
     uniq, counts = np.unique(sched, return_counts=True, axis=0)
     return uniq[:, :2], uniq[:, 2].astype(np.float64) / 2.0, counts.astype(np.float64)
 
