@@ -25,7 +25,9 @@ class MetricPoint:
     step: int
     value: float
     timestamp: float
-    min: float | None = None  # over the bucket this point stands for (the value itself when not downsampled)
+    # range of the bucket this point stands for (the value itself when not downsampled);
+    # None when the bucket holds only NaN
+    min: float | None = None
     max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,11 +96,10 @@ def get_metric_history(
 
 
 def _point(row: Any, lo: float | None, hi: float | None, flag: int) -> MetricPoint:
-    v = value_of(row.value, flag)
     return MetricPoint(
         step=int(row.step),
-        value=v,
+        value=value_of(row.value, flag),
         timestamp=row.timestamp,
-        min=lo if lo is not None else v,
-        max=hi if hi is not None else v,
+        min=None if lo is None else float(lo),
+        max=None if hi is None else float(hi),
     )

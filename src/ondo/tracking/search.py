@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -277,7 +278,12 @@ def _checked(c: Clause) -> Clause:
 
 
 def number_spellings(text: str) -> list[str]:
-    """``text`` plus how Python prints the number it spells ('3e-4' -> '3e-4', '0.0003')."""
+    """``text`` plus the usual ways to write the number it spells.
+
+    '3e-4' -> '3e-4', '0.0003', '3e-04', '3.0e-4', '3E-4', ...: a param logged as ``lr=3e-4``
+    (stored as Python prints it, '0.0003') and one logged as the string '3e-4' both match
+    ``params.lr = '3e-4'`` and ``params.lr = 0.0003``.
+    """
     out = [text]
     try:
         f = float(text)
@@ -285,8 +291,21 @@ def number_spellings(text: str) -> list[str]:
         return out
     if not math.isfinite(f):
         return out
-    for s in (str(f), repr(f), str(int(f)) if f.is_integer() else None):
-        if s is not None and s not in out:
+    forms = [str(f), repr(f)]
+    if f.is_integer():
+        forms.append(str(int(f)))
+    d = Decimal(repr(f))
+    if d != 0:
+        digits = "".join(map(str, d.as_tuple().digits)).rstrip("0") or "0"
+        sign = "-" if f < 0 else ""
+        mantissas = [sign + digits[0] + ("." + digits[1:] if len(digits) > 1 else "")]
+        if len(digits) == 1:
+            mantissas.append(mantissas[0] + ".0")
+        e = d.adjusted()
+        exps = {str(e), f"{'-' if e < 0 else '+'}{abs(e):02d}", f"{e:+d}"}
+        forms += [f"{m}{E}{x}" for m in mantissas for E in ("e", "E") for x in sorted(exps)]
+    for s in forms:
+        if s not in out:
             out.append(s)
     return out
 
