@@ -12,6 +12,7 @@ from ondo.store.tables.base import metadata
 ALL_TABLE_MODULES: list[str] = [
     "core",
     "aliases",
+    "datasets",
     "traces",
     "keys",
     "judge",

@@ -1,0 +1,97 @@
+"""The manifest: what a dataset version is. Its sha256 is the version's digest.
+
+A manifest lists every file by relative path. A file stored whole is its content digest; a
+row file also names its row list blob, its columns and the layout that rebuilds it from rows.
+The encoding is canonical JSON, so the same content always gives the same digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ondo.datasets.rows import Layout
+
+FORMAT = "ondo.dataset/1"
+
+
+@dataclass
+class FileEntry:
+    path: str
+    size: int
+    digest: str  # sha256 of the file's bytes
+    kind: str = "file"  # 'file' (stored whole) | 'rows'
+    format: str | None = None
+    rows: str | None = None  # row list blob
+    row_count: int = 0
+    columns: list[str] = field(default_factory=list)
+    layout: Layout | None = None  # None for row files that are also stored whole
+    bad_rows: int = 0
+    bad_samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stored_whole(self) -> bool:
+        """True when the file's bytes are a blob (checkout copies it instead of rebuilding it)."""
+        return self.kind == "file" or self.layout is None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"path": self.path, "size": self.size, "digest": self.digest, "kind": self.kind}
+        if self.kind == "rows":
+            d.update(format=self.format, rows=self.rows, row_count=self.row_count, columns=self.columns)
+            if self.layout is not None:
+                d["layout"] = {
+                    "prefix": base64.b64encode(self.layout.prefix).decode(),
+                    "newline": self.layout.newline.decode(),
+                    "final_newline": self.layout.final_newline,
+                }
+            if self.bad_rows:
+                d.update(bad_rows=self.bad_rows, bad_samples=self.bad_samples)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FileEntry:
+        lay = d.get("layout")
+        layout = (
+            Layout(base64.b64decode(lay["prefix"]), lay["newline"].encode(), bool(lay["final_newline"]))
+            if lay
+            else None
+        )
+        return cls(
+            path=d["path"], size=int(d["size"]), digest=d["digest"], kind=d.get("kind", "file"),
+            format=d.get("format"), rows=d.get("rows"), row_count=int(d.get("row_count", 0)),
+            columns=list(d.get("columns", [])), layout=layout, bad_rows=int(d.get("bad_rows", 0)),
+            bad_samples=list(d.get("bad_samples", [])),
+        )
+
+
+@dataclass
+class Manifest:
+    files: list[FileEntry]
+
+    def encode(self) -> bytes:
+        body = {"format": FORMAT, "files": [f.to_dict() for f in sorted(self.files, key=lambda f: f.path)]}
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Manifest:
+        body = json.loads(data)
+        if body.get("format") != FORMAT:
+            raise ValueError(f"unknown manifest format {body.get('format')!r}")
+        return cls([FileEntry.from_dict(f) for f in body["files"]])
+
+    def by_path(self) -> dict[str, FileEntry]:
+        return {f.path: f for f in self.files}
+
+    @property
+    def row_count(self) -> int:
+        return sum(f.row_count for f in self.files)
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def bad_rows(self) -> int:
+        return sum(f.bad_rows for f in self.files)

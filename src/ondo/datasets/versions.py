@@ -1,0 +1,201 @@
+"""Adding a version and finding one.
+
+``add`` writes every blob first (files, packs, row lists, the manifest) and only then inserts
+the version row, in one transaction: a process killed midway leaves unreferenced blobs and no
+version, and the next add reuses those blobs. ``(name, digest)`` is unique, so two processes
+adding the same content end up with one version; the loser of that race returns the winner's.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ondo import aliases
+from ondo.aliases.events import all_for
+from ondo.blobs import BlobStore, digest_bytes
+from ondo.datasets import repository as repo
+from ondo.datasets import statcache
+from ondo.datasets.ingest import ingest_parquet, ingest_text_rows, store_whole
+from ondo.datasets.manifest import FileEntry, Manifest
+from ondo.datasets.packs import RowList
+from ondo.datasets.repository import VersionRow
+from ondo.datasets.scan import ScannedFile, scan
+from ondo.errors import InvalidInput, NotFound, OndoError
+from ondo.ids import Ref, check_name, parse_ref
+from ondo.workspace import Workspace
+
+KIND = "dataset"
+_WORKERS = 4
+_manifests: OrderedDict[str, Manifest] = OrderedDict()
+
+
+def load_manifest(blobs: BlobStore, digest: str) -> Manifest:
+    """Manifests never change, so decoded ones are kept (a few, most recent first)."""
+    m = _manifests.get(digest)
+    if m is None:
+        m = Manifest.decode(blobs.get_bytes(digest))
+        _manifests[digest] = m
+        while len(_manifests) > 8:
+            _manifests.popitem(last=False)
+    else:
+        _manifests.move_to_end(digest)
+    return m
+
+
+def _actor() -> str:
+    try:
+        return os.environ.get("ONDO_USER") or getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def add(
+    ws: Workspace,
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    message: str | None = None,
+    skip_bad_rows: bool = False,
+) -> tuple[VersionRow, bool]:
+    """Add a file or folder as the next version of ``name``; returns (version, created)."""
+    check_name(name, "dataset name")
+    given = str(path)
+    root = Path(path).expanduser().absolute()
+    if not root.exists():
+        raise InvalidInput(f"no such file or folder: {given}")
+    files = scan(root, ws.settings.home)
+    if not files:
+        raise InvalidInput(f"{given} holds no files to add")
+    is_dir = root.is_dir()
+    with ws.read() as conn:
+        base_row = repo.latest(conn, name)
+    base = load_manifest(ws.blobs, base_row.digest).by_path() if base_row else {}
+    cache = statcache.lookup(ws, str(root), is_dir)
+
+    entries: dict[str, FileEntry] = {}
+    to_cache: list[tuple[str, os.stat_result, str, int]] = []
+    whole: list[tuple[ScannedFile, Future[tuple[str, int, int]]]] = []
+    row_files: list[tuple[ScannedFile, FileEntry | None]] = []
+    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="ondo-add") as pool:
+        try:
+            for f in files:
+                c = cache.get(f.abs)
+                known = c.digest_if_fresh(f.st) if c else None
+                b = base.get(f.rel)
+                if known is not None and b is not None and b.digest == known and b.format == f.fmt:
+                    entries[f.rel] = replace(b)  # untouched since the last version: nothing to read
+                elif f.fmt is None:
+                    if known is not None and ws.blobs.exists(known):
+                        entries[f.rel] = FileEntry(f.rel, f.st.st_size, known)
+                    else:
+                        whole.append((f, pool.submit(_store_whole, ws.blobs, f.abs)))
+                else:
+                    row_files.append((f, b))
+            for f, b in row_files:
+                at = time.time_ns()
+                display = os.path.join(given, f.rel) if is_dir else given
+                entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows)
+                entries[f.rel] = entry
+                to_cache.append((f.abs, f.st, entry.digest, at))
+            for f, fut in whole:
+                digest, size, at = fut.result()
+                entries[f.rel] = FileEntry(f.rel, size, digest)
+                to_cache.append((f.abs, f.st, digest, at))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+    manifest = Manifest([entries[f.rel] for f in files])
+    data = manifest.encode()
+    digest = digest_bytes(data)
+    with ws.read() as conn:
+        existing = repo.find_digest(conn, name, digest)
+    if existing is not None:
+        if to_cache:
+            ws.write(lambda conn: statcache.store(conn, to_cache))
+        return existing, False
+    ws.blobs.put_bytes(data)
+    actor = _actor()
+
+    def tx(conn: sa.Connection) -> tuple[VersionRow, bool]:
+        found = repo.find_digest(conn, name, digest)
+        if found is None:
+            row = repo.insert_next(
+                conn, name=name, digest=digest, message=message, actor=actor, file_count=len(manifest.files),
+                row_count=manifest.row_count, size=manifest.size, bad_rows=manifest.bad_rows,
+            )
+        statcache.store(conn, to_cache)
+        return (found, False) if found is not None else (row, True)
+
+    for _ in range(50):
+        try:
+            return ws.write(tx)
+        except IntegrityError:
+            time.sleep(0.01)  # another process inserted this content or this number first: look again
+    raise OndoError(f"could not add a version of {name}: too much contention")
+
+
+def _store_whole(blobs: BlobStore, path: str) -> tuple[str, int, int]:
+    at = time.time_ns()
+    try:
+        digest = store_whole(blobs, path)
+    except FileNotFoundError:
+        raise InvalidInput("file disappeared while it was being added", file=path) from None
+    return digest, os.path.getsize(blobs.path_of(digest)) if blobs.local else os.path.getsize(path), at
+
+
+def _ingest_row_file(
+    blobs: BlobStore, f: ScannedFile, base: FileEntry | None, display: str, skip_bad: bool
+) -> FileEntry:
+    if f.fmt == "parquet":
+        base_rows = None
+        if base is not None and base.format == "parquet" and base.rows:
+            base_rows = RowList.decode(blobs.get_bytes(base.rows))
+        return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base, base_rows=base_rows)
+    try:
+        with open(f.abs, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise InvalidInput("file disappeared while it was being added", file=display) from None
+    assert f.fmt is not None
+    return ingest_text_rows(blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad)
+
+
+def resolve(ws: Workspace, ref: str | Ref) -> VersionRow:
+    """The version an identifier names: name, name@vN, name/N, name@latest, name@alias, name@sha256:..."""
+    r = parse_ref(ref) if isinstance(ref, str) else ref
+    text = ref if isinstance(ref, str) else str(ref)
+    with ws.read() as conn:
+        row: VersionRow | None = None
+        if r.version is not None:
+            row = repo.find(conn, r.name, r.version)
+        elif r.alias is not None:
+            v = aliases.current(ws, KIND, r.name, r.alias)
+            row = repo.find(conn, r.name, v) if v is not None else None
+        elif r.digest is not None:
+            found = repo.find_digest_prefix(conn, r.name, r.digest)
+            if len(found) > 1:
+                raise InvalidInput(
+                    f"digest prefix in '{text}' matches {len(found)} versions "
+                    f"({', '.join('v' + str(f.version) for f in found)}); give more digits"
+                )
+            row = found[0] if found else None
+        else:
+            row = repo.latest(conn, r.name)
+        if row is not None:
+            return row
+        known = repo.versions(conn, r.name)
+        if not known:
+            raise NotFound("dataset", r.name, repo.names(conn))
+    candidates = [f"{r.name}@v{v.version}" for v in known]
+    candidates += [f"{r.name}@{a}" for a in all_for(ws, KIND, r.name)]
+    raise NotFound("dataset version", text, candidates)
