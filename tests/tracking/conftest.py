@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +53,13 @@ def spawn(ondo_home: Path) -> Callable[..., subprocess.Popen[str]]:
 def sqlite_only() -> None:
     if on_postgres():
         pytest.skip("SQLite-specific")
+
+
+@pytest.fixture(autouse=True)
+def _end_leftover_runs() -> Iterator[None]:
+    """A test that leaves a run open must not leak it (as the active run) into the next test."""
+    yield
+    from ondo.tracking import active
+
+    for run in list(active._open_runs.values()):
+        run.end("killed")

@@ -65,8 +65,12 @@ def test_show_json_and_table(two_runs: tuple[str, str]) -> None:
     code, out, _ = cli("runs", "show", a, "--json")
     assert code == 0
     run = json.loads(out)
-    assert run["id"] == a and run["params"]["epochs"] == "3" and run["metrics"] == {"rouge_l": 0.4, "loss": 1.2}
-    assert {"kind": "prompt", "ref": "summarizer/2", "digest": "sha256:" + "1" * 64, "role": "input"} in run["inputs"]
+    assert (
+        run["id"] == a and run["params"]["epochs"] == "3" and run["metrics"] == {"rouge_l": 0.4, "loss": 1.2}
+    )
+    assert {"kind": "prompt", "ref": "summarizer/2", "digest": "sha256:" + "1" * 64, "role": "input"} in run[
+        "inputs"
+    ]
     code, out, _ = cli("runs", "show", a[:10])
     assert code == 0 and a in out and "summarizer/2" in out
 
@@ -80,7 +84,11 @@ def test_compare_highlights_differences(two_runs: tuple[str, str]) -> None:
     assert res["params"]["lr"] == ["0.001", "0.0003"] and res["params"]["epochs"] == ["3", "3"]
     assert res["prompts"] == {"summarizer": ["summarizer/2", "summarizer/3"]}
     assert res["metrics"] == {"bleu": [None, 21.7], "loss": [1.2, 1.1], "rouge_l": [0.4, 0.45]}
-    assert res["differences"] == {"params": ["lr"], "prompts": ["summarizer"], "metrics": ["bleu", "loss", "rouge_l"]}
+    assert res["differences"] == {
+        "params": ["lr"],
+        "prompts": ["summarizer"],
+        "metrics": ["bleu", "loss", "rouge_l"],
+    }
     code, out, _ = cli("runs", "compare", "base", "tuned")
     assert code == 0
     lines = out.splitlines()
@@ -106,7 +114,7 @@ def test_unknown_run_is_one_line_with_suggestion(two_runs: tuple[str, str]) -> N
     a, _ = two_runs
     typo = a[:-2] + ("00" if a[-2:] != "00" else "11")
     for args in (["runs", "show", typo], ["runs", "compare", typo, a], ["runs", "delete", typo]):
-        code, out, err = cli(*args)
+        code, _out, err = cli(*args)
         assert code != 0
         assert err.strip().count("\n") == 0, err
         assert f"run '{typo}' not found" in err and a in err  # "did you mean '<id>'?"

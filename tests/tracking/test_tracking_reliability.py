@@ -123,8 +123,8 @@ def test_readers_reap_only_silent_runs(
     mine = ondo.start_run(experiment="r")
     workspace.write(lambda c: c.execute(runs.update().where(runs.c.id == mine.id).values(heartbeat_at=old)))
     assert client.get_run(mine.id).status == "running"
-    mine.end()
-    fresh.end()
+    for r in (mine, fresh, stale):
+        r.end()
 
 
 def test_a_beat_revives_a_run_wrongly_called_killed(workspace: Workspace, client: Client) -> None:
