@@ -190,6 +190,8 @@ def _check_hypotheses(hypotheses: Sequence[str]) -> list[str]:
     if isinstance(hypotheses, str):
         raise InvalidInput("predictions must be a list of strings, not one string", field="predictions")
     hyps = list(hypotheses)
+    if not hyps:
+        raise InvalidInput("no predictions to score", field="predictions")
     for i, h in enumerate(hyps):
         if not isinstance(h, str):
             raise InvalidInput(f"prediction #{i + 1} is {type(h).__name__}, expected a string", field="prediction")

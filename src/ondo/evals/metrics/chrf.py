@@ -113,6 +113,8 @@ def chrf(
     if isinstance(predictions, str):
         raise InvalidInput("predictions must be a list of strings, not one string", field="predictions")
     hyps = list(predictions)
+    if not hyps:
+        raise InvalidInput("no predictions to score", field="predictions")
     for i, h in enumerate(hyps):
         if not isinstance(h, str):
             raise InvalidInput(f"prediction #{i + 1} is {type(h).__name__}, expected a string", field="prediction")

@@ -141,8 +141,9 @@ class RougeResult:
     """Per-item ROUGE scores plus the rouge-score-style bootstrap aggregate.
 
     ``items[i]["rougeL"].fmeasure`` is item i's ROUGE-L F1. ``aggregate["rougeL"].mid.fmeasure``
-    is the mean over items with ``low``/``high`` the bootstrap confidence bounds (computed on
-    first access with a fixed seed, so the same inputs always give the same interval).
+    is the median of the bootstrap means (what rouge-score reports as the corpus score) with
+    ``low``/``high`` the confidence bounds; computed on first access from ``RandomState(seed)``,
+    so the same inputs always give the same interval. ``mean()`` is the plain mean.
     """
 
     items: list[dict[str, RougeScore]]

@@ -242,10 +242,7 @@ def rouge(
             for name, n in types:
                 if n > 0:
                     scores[name] = _score_ngrams(ref, pred, n)
-                elif n == 0:
-                    lcs_score = lcs_score or _score_lcs(ref, pred)
-                    scores[name] = lcs_score
-                elif ref.lines is None and pred.lines is None:
+                elif n == 0 or (ref.lines is None and pred.lines is None):
                     lcs_score = lcs_score or _score_lcs(ref, pred)
                     scores[name] = lcs_score
                 else:
