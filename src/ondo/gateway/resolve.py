@@ -32,6 +32,7 @@ from ondo.errors import InvalidInput, NotFound
 from ondo.gateway.config import GatewayConfig, Route
 from ondo.ids import Ref, parse_ref
 from ondo.store.tables.aliases import aliases
+from ondo.traces.redaction import register_secret
 from ondo.workspace import Workspace
 
 
@@ -229,7 +230,7 @@ class Resolver:
         from ondo.llm import load_model, load_model_from_source
 
         model = load_model(target.source) if target.raw else load_model_from_source(target.source)
-        _raise_concurrency(model, self.config.upstream_concurrency)
+        _prepare(model, self.config.upstream_concurrency)
         return model
 
     def loaded(self) -> list[str]:
@@ -248,8 +249,9 @@ async def _close(model: Any) -> None:
             await close()
 
 
-def _raise_concurrency(model: Any, n: int) -> None:
-    """HTTP providers default to a few requests in flight (right for evaluations); a gateway needs many."""
+def _prepare(model: Any, n: int) -> None:
+    """Raise HTTP providers' requests in flight (their default suits evaluations; a gateway needs
+    many) and register their credentials as secrets."""
     seen: set[int] = set()
     stack = [model]
     while stack:
@@ -259,6 +261,9 @@ def _raise_concurrency(model: Any, n: int) -> None:
         seen.add(id(m))
         if type(m).__name__ == "OpenAICompatModel" and getattr(m, "_loop_state", None) is None:
             m.max_concurrency = max(int(getattr(m, "max_concurrency", 1)), n)
+        secret = getattr(m, "_key", None)
+        if secret is not None and hasattr(secret, "get"):
+            register_secret(secret.get())  # the provider's credential is scrubbed from traces and errors
         stack.extend(getattr(m, attr, None) for attr in ("inner", "generator", "scorer"))
 
 

@@ -136,6 +136,8 @@ class Gateway:
             request = ChatRequest.from_openai(body)
         except ValidationError as exc:
             raise self._fail(call, _validation_error(exc)) from None
+        except (ValueError, TypeError) as exc:
+            raise self._fail(call, bad_request(f"invalid request: {exc}")) from None
         except GatewayError as exc:
             raise self._fail(call, exc) from None
         if request.stream:
@@ -166,6 +168,8 @@ class Gateway:
             request = GenerateRequest.from_openai({**body, "prompt": prompt if isinstance(prompt, str) else prompt[0]})
         except ValidationError as exc:
             raise self._fail(call, _validation_error(exc)) from None
+        except (ValueError, TypeError) as exc:
+            raise self._fail(call, bad_request(f"invalid request: {exc}")) from None
         except GatewayError as exc:
             raise self._fail(call, exc) from None
         resp = await self._with_fallbacks(call, lambda model: model.generate(request))
