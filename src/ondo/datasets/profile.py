@@ -1,7 +1,8 @@
 """A version's profile: row count, columns and types, nulls, text lengths, language mix, duplicates.
 
 Computed from the stored rows on first request and kept with the version (it never changes).
-Language is decided per row from the share of Hangul, Latin and other letters in its text:
+Language is decided per row from the share of Hangul, Latin and other letters in its text
+(every string in the row, nested ones included):
 the largest share wins ('ko', 'en', 'other'); a row without letters counts as 'other'.
 """
 
@@ -54,6 +55,18 @@ def _csv_value(v: str) -> Any:
         return float(v)
     except ValueError:
         return v
+
+
+def _strings(v: Any, out: list[str]) -> None:
+    """Strings nested in lists and objects (a question's stem, a chat's turns) are text too."""
+    if isinstance(v, str):
+        out.append(v)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _strings(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            _strings(x, out)
 
 
 def language_of(text: str) -> str:
@@ -121,11 +134,13 @@ def compute(blobs: BlobStore, manifest: Manifest) -> dict[str, Any]:
                     if t == "string":
                         texts.append(v)
                         col_lengths.setdefault(k, []).append(len(v))
+                    elif t in ("list", "object"):
+                        _strings(v, texts)
                 for k in order:
                     if k not in row:
                         nulls[k] += 1
                 text = " ".join(texts)
-                row_lengths.append(len(text))
+                row_lengths.append(sum(map(len, texts)))
                 langs[language_of(text)] += 1
     unique = int(np.unique(np.concatenate(digests)).shape[0]) if digests else 0
     columns: dict[str, Any] = {}

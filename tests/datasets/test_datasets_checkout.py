@@ -1,0 +1,80 @@
+"""Checkout materializes exactly what was added; verify finds missing and corrupted blobs."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+from pathlib import Path
+
+import pytest
+from dataset_files import write_jsonl
+from typer.testing import CliRunner
+
+import ondo
+from ondo.cli.main import app
+from ondo.datasets.packs import RowList
+from ondo.errors import StoreError
+from ondo.workspace import Workspace
+
+
+def _corpus(shared_data: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(shared_data / "mmlu" / "dev", folder / "mmlu" / "dev")
+    shutil.copyfile(shared_data / "korean" / "kornli" / "xnli.test.ko.tsv", folder / "kornli.tsv")
+    shutil.copyfile(shared_data / "hellaswag" / "hellaswag_val_full.txt.bz2", folder / "hellaswag.txt.bz2")
+    (folder / "truthfulqa").mkdir()
+    shutil.copyfile(shared_data / "truthfulqa" / "mc_task.json", folder / "truthfulqa" / "mc_task.json")
+    shutil.copyfile(shared_data / "mt_bench" / "question.jsonl", folder / "mt_bench.jsonl")
+    return folder
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    _match, mismatch, errors = filecmp.cmpfiles(a, b, [str(p) for p in files_a], shallow=False)
+    assert mismatch == [] and errors == []
+
+
+def test_checkout_and_path_are_byte_identical(ws: Workspace, shared_data: Path, tmp_path: Path) -> None:
+    src = _corpus(shared_data, tmp_path)
+    v = ondo.data.add(src, name="corpus")
+    assert v.file_count == 57 + 4
+    out = tmp_path / "out"
+    res = ondo.data.checkout("corpus@v1", out)
+    assert res.files == v.file_count and res.bytes == v.size
+    _same_tree(src, out)
+    cached = v.path()
+    _same_tree(src, cached)
+    assert v.path() == cached and cached.is_relative_to(ws.settings.home)
+    # checking out over an existing checkout rewrites it in place
+    (out / "kornli.tsv").write_text("scribbled")
+    ondo.data.checkout("corpus", out)
+    _same_tree(src, out)
+
+
+def test_verify_reports_missing_and_corrupted_blobs(ws: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    write_jsonl(folder / "rows.jsonl", ({"i": i} for i in range(50)))
+    (folder / "model.bin").write_bytes(b"\x00" * 5000)
+    v = ondo.data.add(folder, name="d")
+    report = ondo.data.verify()
+    assert report.ok and report.blobs_checked == 4  # manifest, whole file, row list, pack
+
+    entries = v.manifest.by_path()
+    rows_entry = entries["rows.jsonl"]
+    assert rows_entry.rows is not None
+    [pack] = RowList.decode(ws.blobs.get_bytes(rows_entry.rows)).packs
+    Path(ws.blobs.path_of(pack)).write_bytes(b"garbage")
+    Path(ws.blobs.path_of(entries["model.bin"].digest)).unlink()
+
+    report = ondo.data.verify("d@v1")
+    assert not report.ok
+    found = {(p["path"], p["role"], p["status"]) for p in report.problems}
+    assert found == {("rows.jsonl", "row pack", "corrupted"), ("model.bin", "file", "missing")}
+
+    result = CliRunner().invoke(app, ["data", "verify", "--json"])
+    assert result.exit_code == 1
+    assert '"status": "corrupted"' in result.output and '"status": "missing"' in result.output
+    with pytest.raises(StoreError):
+        v.checkout(tmp_path / "broken")
