@@ -10,7 +10,6 @@ go through the batching writer; params, tags, notes, inputs and artifacts are wr
 from __future__ import annotations
 
 import atexit
-import math
 import operator
 import os
 import random
@@ -73,6 +72,13 @@ def _check_metric_key(key: Any) -> str:
     return key
 
 
+def _as_step(key: str, step: Any) -> int:
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise InvalidInput(f"metric '{key}': step {step!r} is not an integer") from None
+
+
 def _apply_seed(seed: int) -> None:
     """Seed the generators this process already uses, so a recorded seed reproduces the run."""
     random.seed(seed)
@@ -120,35 +126,35 @@ class Run:
         _runs.set_note(self.ws, self.id, text)
 
     # -- metrics -----------------------------------------------------------------------------------
-    def _step(self, key: str, step: Any) -> int:
-        if step is None:
-            s = self._next_step.get(key, 0)
-        else:
-            try:
-                s = operator.index(step)
-            except TypeError:
-                raise InvalidInput(f"metric '{key}': step {step!r} is not an integer") from None
-        self._next_step[key] = s + 1
-        return s
-
     def _point(self, key: Any, value: Any, step: Any, ts: float) -> Point:
-        key = _check_metric_key(key)
+        # the hot path of every training loop: plain type checks first, the general case out of line
+        if type(key) is not str or not key or len(key) > _runs.MAX_KEY:
+            _check_metric_key(key)
         t = type(value)
         v = value if t is float else float(value) if t is int else _metric_value(key, value)
-        flag = FLAG_FINITE if math.isfinite(v) else flag_of(v)
-        return (self.id, key, self._step(key, step), stored_value(v, flag), ts, flag)
+        if step is None:
+            step = self._next_step.get(key, 0)
+        elif type(step) is not int:
+            step = _as_step(key, step)
+        self._next_step[key] = step + 1
+        if v - v == 0.0:  # finite
+            return (self.id, key, step, v, ts, FLAG_FINITE)
+        flag = flag_of(v)
+        return (self.id, key, step, stored_value(v, flag), ts, flag)
 
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp: float | None = None
     ) -> None:
         """Buffer one point; NaN and inf are kept and flagged. A non-number raises InvalidInput."""
-        self._writer.add((self._point(key, value, step, timestamp or time.time()),))
+        self._writer.add_one(self._point(key, value, step, timestamp or time.time()))
 
     def log_metrics(
         self, values: Mapping[str, float], step: int | None = None, timestamp: float | None = None
     ) -> None:
+        """Buffer one point per key (all at ``step``); a bad value refuses the whole call."""
         ts = timestamp or time.time()
-        points = [self._point(k, v, step, ts) for k, v in values.items()]
+        point = self._point
+        points = [point(k, v, step, ts) for k, v in values.items()]
         self._writer.add(points)
 
     def flush(self) -> None:

@@ -49,14 +49,9 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
 
     def add(self, ws: Workspace, run_id: str) -> None:
         with self._lock:
-            if self._pid != os.getpid():  # forked child: the parent's runs and thread are not ours
-                self._live.clear()
-                self._thread = None
-                self._pid = os.getpid()
             self._live[run_id] = ws
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="ondo-heartbeat", daemon=True)
@@ -68,7 +63,7 @@ class Heartbeat:
 
     def live_ids(self) -> set[str]:
         with self._lock:
-            return set(self._live) if self._pid == os.getpid() else set()
+            return set(self._live)
 
     def beat(self) -> None:
         with self._lock:
@@ -99,8 +94,15 @@ class Heartbeat:
                     print(f"ondo: heartbeat failed, will retry: {exc}", file=sys.stderr)
                 failed = True
 
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's runs are the parent's to keep alive, and its thread is gone."""
+        self._lock = threading.Lock()
+        self._live = {}
+        self._thread = None
+
 
 HEARTBEAT = Heartbeat()
+os.register_at_fork(after_in_child=HEARTBEAT._after_fork)
 
 
 def reap(ws: Workspace, run_ids: Collection[str] | None = None) -> int:

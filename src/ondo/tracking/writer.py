@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -66,40 +67,49 @@ def _env_number(name: str, default: float) -> float:
 
 
 class MetricWriter:
-    """Buffers points for one workspace and writes them in batches."""
+    """Buffers points for one workspace and writes them in batches.
+
+    The buffer is a deque: ``append``/``popleft`` are atomic under the GIL, so logging takes no
+    lock and a point appended while a flush drains the buffer is either in that batch or the next.
+    """
 
     def __init__(self, ws: Workspace, batch_size: int | None = None, interval: float | None = None) -> None:
         self.ws = ws
         self.batch_size = int(batch_size or _env_number("ONDO_METRIC_BATCH_SIZE", 10_000))
         self.interval = float(interval or _env_number("ONDO_METRIC_FLUSH_INTERVAL", 1.0))
-        self._buffer: list[Point] = []
-        self._buffer_lock = threading.Lock()
+        self._buffer: deque[Point] = deque()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self._background_error: BaseException | None = None
 
     # -- producer side -------------------------------------------------------------------------
-    def add(self, points: Iterable[Point]) -> None:
-        with self._buffer_lock:
-            self._buffer.extend(points)
-            full = len(self._buffer) >= self.batch_size
-        if full:
+    def add_one(self, point: Point) -> None:
+        buf = self._buffer
+        buf.append(point)
+        if len(buf) >= self.batch_size:
             self.flush()
-        else:
-            self._ensure_thread()
+        elif self._thread is None:
+            self._start_thread()
+
+    def add(self, points: Iterable[Point]) -> None:
+        buf = self._buffer
+        buf.extend(points)
+        if len(buf) >= self.batch_size:
+            self.flush()
+        elif self._thread is None:
+            self._start_thread()
 
     def pending(self) -> int:
-        with self._buffer_lock:
-            return len(self._buffer)
+        return len(self._buffer)
 
     # -- writing -------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything buffered so far; on return those points are readable by anyone."""
         with self._flush_lock:
-            with self._buffer_lock:
-                batch, self._buffer = self._buffer, []
+            buf = self._buffer
+            pop = buf.popleft
+            batch = [pop() for _ in range(len(buf))]
             done = 0
             try:
                 while done < len(batch):
@@ -107,25 +117,20 @@ class MetricWriter:
                     self.ws.write(lambda conn, chunk=chunk: write_points(conn, chunk))  # type: ignore[misc]
                     done += len(chunk)
             except BaseException:
-                # keep what was not written so a later flush (or the exit hook) retries it
-                with self._buffer_lock:
-                    self._buffer[:0] = batch[done:]
+                # keep what was not written, in order, so a later flush (or the exit hook) retries it
+                buf.extendleft(reversed(batch[done:]))
                 raise
         self._background_error = None
 
-    def _ensure_thread(self) -> None:
-        if self._pid != os.getpid():  # forked: the parent's flusher thread does not exist here
-            self._pid = os.getpid()
-            self._thread = None
-            self._buffer_lock = threading.Lock()
-            self._flush_lock = threading.Lock()
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._loop, name="ondo-metric-writer", daemon=True)
-            self._thread.start()
+    def _start_thread(self) -> None:
+        with _writers_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="ondo-metric-writer", daemon=True)
+                self._thread.start()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            if not self.pending():
+            if not self._buffer:
                 continue
             try:
                 self.flush()
@@ -133,6 +138,12 @@ class MetricWriter:
                 if self._background_error is None:
                     print(f"ondo: metric flush failed, will retry: {exc}", file=sys.stderr)
                 self._background_error = exc
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's thread is gone and its buffered points are the parent's to write."""
+        self._buffer = deque()
+        self._flush_lock = threading.Lock()
+        self._thread = None
 
     def close(self) -> None:
         self._stop.set()
@@ -232,6 +243,16 @@ def writer_for(ws: Workspace) -> MetricWriter:
             atexit.register(flush_all)
             _atexit_registered = True
         return w
+
+
+def _after_fork_in_child() -> None:
+    global _writers_lock
+    _writers_lock = threading.Lock()
+    for w in list(_writers.values()):
+        w._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def flush_all() -> None:
