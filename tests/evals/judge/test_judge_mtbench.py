@@ -235,3 +235,22 @@ def test_verdict_rows_are_stored_on_both_stores(suite: Any, scripted: Any, works
                          .where(judge_answers.c.run_id == res.run_id)).scalar_one()
     assert n == 2
     assert len(load_verdicts(workspace, res.run_id)) == 4
+
+
+def test_korean_suite_uses_korean_prompts_and_references(shared_data: Path, scripted: Any, workspace: Any) -> None:
+    ko = load_suite("ko", shared_data)
+    judge = scripted(lambda r: "좋습니다. 점수: [[7]]")
+    res = evaluate_mt_bench("gpt-4", judge, suite=ko, question_ids=[101], workspace=workspace) if "gpt-4" in \
+        ko.published_models() else None
+    if res is None:  # KoMT-Bench ships no model answers: generate them with a scripted model
+        model = scripted(lambda r: "답변", name="ko-model")
+        res = evaluate_mt_bench(model, judge, suite=ko, question_ids=[101], workspace=workspace)
+    s = res.summary()
+    assert s["suite"] == "ko" and s["score"] == 7 and s["unparsed"] == 0
+    first = judge.requests[0].messages
+    assert first[0].text == ko.judge_prompts["single-math-v1"]["system_prompt"]
+    user = [r.messages[-1].text for r in judge.requests]
+    assert any(ko.references[101][0] in u for u in user)  # the Korean reference answer
+    from ondo.tracking import get_run
+
+    assert get_run(workspace, res.run_id).metrics["ko_mt_bench.score"] == 7
