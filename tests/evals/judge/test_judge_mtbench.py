@@ -254,3 +254,19 @@ def test_korean_suite_uses_korean_prompts_and_references(shared_data: Path, scri
     from ondo.tracking import get_run
 
     assert get_run(workspace, res.run_id).metrics["ko_mt_bench.score"] == 7
+
+
+def test_rerun_through_request_cache_makes_zero_calls(suite: Any, scripted: Any, workspace: Any) -> None:
+    from ondo.llm import CachedModel
+
+    inner = scripted(lambda r: "Fine. [[B]]" if "Hawaii" in r.messages[-1].text else "Fine. [[A]]")
+    judge = CachedModel(inner, workspace)
+    first = evaluate_mt_bench(["gpt-4", "vicuna-13b-v1.3"], judge, mode="pairwise", suite=suite, limit=3,
+                              workspace=workspace)
+    n = len(inner.requests)
+    assert n == first.stats.calls == 3 * 2 * 2
+    again = evaluate_mt_bench(["gpt-4", "vicuna-13b-v1.3"], judge, mode="pairwise", suite=suite, limit=3,
+                              workspace=workspace)
+    assert len(inner.requests) == n  # zero new calls
+    assert again.stats.cached == again.stats.calls
+    assert again.summary()["results"] == first.summary()["results"]

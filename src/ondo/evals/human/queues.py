@@ -421,7 +421,7 @@ def judge_queue(ws: Workspace, queue: str, judge: Any, *, limit: int | None = No
     items = [it for it in export(ws, q.name) if not any(v["annotator"] == annotator for v in it["votes"])]
     items = items[:limit] if limit is not None else items
     prompt = registered(load_suite("en"), ws).prompts["pair-v2"]
-    model = _load(judge, cache=True)
+    model = _load(judge, cache=True, concurrency=concurrency, ws=ws)
     j = Judge(model, name=_name(judge), max_tokens=max_tokens, max_retries=max_retries,
               limiter=Limiter(concurrency), constrain=constrain)
     matches = [PairMatch(Question(i, "general", (it["prompt"],)), "model_a", "model_b", (it["response_a"],),

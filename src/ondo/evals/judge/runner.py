@@ -105,11 +105,19 @@ class MTBenchResult:
         return m
 
 
-def _load(spec: Any, *, cache: bool, **opts: Any) -> Any:
-    """A model from a spec string (through the request cache) or a model object as given."""
+_HTTP_SCHEMES = ("http://", "https://", "openai:", "ollama:")
+
+
+def _load(spec: Any, *, cache: bool, concurrency: int | None = None, ws: Workspace | None = None,
+          **opts: Any) -> Any:
+    """A model from a spec string (through the request cache) or a model object as given. An HTTP
+    provider gets ``concurrency`` as its own connection limit, so the judge's limit is the one in force."""
     if not isinstance(spec, str):
         return spec
     from ondo.llm import load_model
+
+    if concurrency is not None and spec.startswith(_HTTP_SCHEMES):
+        opts.setdefault("max_concurrency", concurrency)
 
     model = load_model(spec, **opts)
     if cache:
@@ -117,7 +125,7 @@ def _load(spec: Any, *, cache: bool, **opts: Any) -> Any:
             from ondo.llm import CachedModel
         except (ImportError, AttributeError):  # the cache has not landed in this build
             return model
-        return CachedModel(model)
+        return CachedModel(model, ws)
     return model
 
 
@@ -174,7 +182,7 @@ def evaluate_mt_bench(
     if base_name is not None and names[0] == base_name and len(names) > 1:  # the baseline is never "the" model
         specs = sorted(specs, key=lambda s: _name(s) == base_name)
         names = [_name(s) for s in specs]
-    judge_model = _load(judge, cache=cache)
+    judge_model = _load(judge, cache=cache, concurrency=concurrency, ws=ws)
     judge_name = _name(judge)
     limiter = Limiter(concurrency)
     params = {
@@ -221,7 +229,7 @@ async def _evaluate(ws: Workspace, su: Suite, specs: list[Any], names: list[str]
                 raise InvalidInput(f"published answers of {spec} lack questions {missing}")
             answers[name] = {q.question_id: published[q.question_id] for q in questions}
         else:
-            model = _load(spec, cache=cache)
+            model = _load(spec, cache=cache, concurrency=limiter.limit, ws=ws)
             answers[name] = await generate_answers(model, questions, limiter=limiter, max_tokens=answer_max_tokens,
                                                    seed=seed)
             generated.add(name)
