@@ -1,5 +1,15 @@
 """Named pointers to versions, with an append-only history of every move."""
 
-from ondo.aliases.events import AliasEvent, current, history, move, remove, rollback, value_at
+from ondo.aliases.events import (
+    AliasEvent,
+    all_for,
+    current,
+    history,
+    move,
+    remove,
+    rollback,
+    undo_stack,
+    value_at,
+)
 
-__all__ = ["AliasEvent", "current", "history", "move", "remove", "rollback", "value_at"]
+__all__ = ["AliasEvent", "all_for", "current", "history", "move", "remove", "rollback", "undo_stack", "value_at"]

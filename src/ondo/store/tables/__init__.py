@@ -16,6 +16,7 @@ ALL_TABLE_MODULES: list[str] = [
     "traces",
     "keys",
     "judge",
+    "registry",
     "evals",
 ]
 

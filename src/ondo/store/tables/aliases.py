@@ -31,5 +31,7 @@ alias_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # e.g. a promotion's requirements, their outcome, and whether it was forced (aliases_0002)
+    sa.Column("details", sa.JSON, nullable=True),
     sa.Index("ix_alias_events_kind_name_alias", "kind", "name", "alias", "id"),
 )

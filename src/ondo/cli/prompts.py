@@ -1,0 +1,211 @@
+"""``ondo prompts ...``: thin shells over ``ondo.prompts``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ondo import prompts
+from ondo.cli.models import history_at, key_values, print_at, print_event, print_events, split_alias_args
+from ondo.cli.output import JsonOption, console, print_json, print_table
+from ondo.registry.times import iso
+
+app = typer.Typer(help="Prompt registry: versions, aliases, diff, history, rollback.", no_args_is_help=True)
+
+
+@app.command("register")
+def register_cmd(
+    name: str = typer.Argument(..., help="Prompt name, e.g. summarize."),
+    file: Path = typer.Argument(..., help="A template (.j2, .jinja, .txt, .md) or a YAML/JSON spec (template or messages)."),
+    model: str | None = typer.Option(None, "--model", help="The model the prompt is written for."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="Model param KEY=VALUE (repeatable)."),
+    var: list[str] | None = typer.Option(None, "--var", help="Declared variable (repeatable; default: what the template reads)."),
+    tag: list[str] | None = typer.Option(None, "--tag", help="KEY=VALUE (repeatable)."),
+    description: str | None = typer.Option(None, "--description"),
+    alias: str | None = typer.Option(None, "--alias", help="Also point this alias at the version."),
+    reason: str | None = typer.Option(None, "--reason", "-m", help="Reason recorded with --alias."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Register a prompt version from a file; identical content returns the existing version."""
+    spec = prompts.load_file(file)
+    if model is not None:
+        spec["model"] = model
+    if param:
+        spec["params"] = {**(spec.get("params") or {}), **key_values(param, "param")}
+    if var:
+        spec["variables"] = list(var)
+    if tag:
+        spec["tags"] = {**(spec.get("tags") or {}), **{k: str(v) for k, v in key_values(tag, "tag").items()}}
+    if description is not None:
+        spec["description"] = description
+    before = {v.version for v in prompts.list(name)} if _exists(name) else set()
+    p = prompts.register(name, **spec)
+    new = p.version not in before
+    event = prompts.set_alias(name, alias, p.version, reason=reason) if alias else None
+    if json_out:
+        print_json({**p.to_dict(), "created": new, "alias_event": None if event is None else event.to_dict()})
+        return
+    console.print(f"{'registered' if new else 'unchanged, already'} {p.ref}  {p.digest}")
+    if event is not None:
+        print_event(event, False)
+
+
+def _exists(name: str) -> bool:
+    return any(s.name == name for s in prompts.list())
+
+
+@app.command("list")
+def list_cmd(
+    name: str | None = typer.Argument(None, help="List the versions of this prompt."),
+    json_out: bool = JsonOption,
+) -> None:
+    """List prompts, or the versions of one."""
+    if name is None:
+        items = prompts.list()
+        if json_out:
+            print_json([s.to_dict() for s in items])
+            return
+        print_table(
+            ["NAME", "LATEST", "VERSIONS", "ALIASES", "UPDATED"],
+            [(s.name, s.latest, s.versions, " ".join(f"{a}={v}" for a, v in s.aliases.items()), iso(s.updated_at))
+             for s in items],
+            title="prompts",
+        )
+        return
+    versions = prompts.list(name)
+    if json_out:
+        print_json([v.to_dict() for v in versions])
+        return
+    held: dict[int, list[str]] = {}
+    for s in prompts.list():
+        if s.name == name:
+            for a, n in sorted(s.aliases.items()):
+                held.setdefault(n, []).append(a)
+    print_table(
+        ["VERSION", "DIGEST", "KIND", "MODEL", "PARAMS", "VARIABLES", "ALIASES", "CREATED"],
+        [(v.version, v.digest[:19], "chat" if v.is_chat else "text", v.model or "", json.dumps(v.params),
+          ", ".join(v.variables), " ".join(held.get(v.version, [])), iso(v.created_at)) for v in versions],
+        title=name,
+    )
+
+
+@app.command("show")
+def show_cmd(ref: str = typer.Argument(..., help="summarize, summarize/2, summarize@production..."),
+             json_out: bool = JsonOption) -> None:
+    """Show one version: template (or messages), variables, model, params, tags."""
+    p = prompts.get(ref, cache=False)
+    if json_out:
+        print_json(p.to_dict())
+        return
+    console.print(f"[bold]{p.ref}[/bold]  {p.digest}")
+    console.print(f"model: {p.model or '-'}   params: {json.dumps(p.params)}   variables: {', '.join(p.variables) or '-'}")
+    if p.tags:
+        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()))
+    if p.description:
+        console.print(f"description: {p.description}")
+    console.rule()
+    if p.messages is not None:
+        for m in p.messages:
+            console.print(f"[bold]{m['role']}[/bold]:", markup=True)
+            console.print(m["content"], markup=False, highlight=False)
+    else:
+        console.print(p.template or "", markup=False, highlight=False)
+
+
+@app.command("render")
+def render_cmd(
+    ref: str = typer.Argument(..., help="The prompt to render."),
+    var: list[str] | None = typer.Option(None, "--var", help="KEY=VALUE (repeatable; JSON values are parsed)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Render a prompt with variables (a missing variable is an error naming all of them)."""
+    out = prompts.get(ref, cache=False).render(**key_values(var, "var"))
+    if json_out:
+        print_json({"ref": ref, "rendered": out})
+        return
+    if isinstance(out, list):
+        for m in out:
+            typer.echo(f"[{m['role']}]\n{m['content']}")
+    else:
+        typer.echo(out)
+
+
+@app.command("diff")
+def diff_cmd(
+    a: str = typer.Argument(..., help="e.g. summarize/1"),
+    b: str = typer.Argument(..., help="e.g. summarize/2"),
+    json_out: bool = JsonOption,
+) -> None:
+    """Unified diff of the template and the params (model, variables) of two versions."""
+    d = prompts.diff(a, b)
+    if json_out:
+        print_json(d.to_dict())
+        return
+    typer.echo(d.text if d.text else f"{d.a} and {d.b} are identical", nl=not d.text)
+
+
+@app.command("alias")
+def alias_cmd(
+    name: str = typer.Argument(..., help="Prompt name, or name/N."),
+    alias: str | None = typer.Argument(None, help="Alias, e.g. production."),
+    version: str | None = typer.Argument(None, help="Version number (or give name/N, or --version)."),
+    version_opt: int | None = typer.Option(None, "--version", "-v"),
+    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
+    remove: bool = typer.Option(False, "--remove", help="Remove the alias instead."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Point an alias at a version, or --remove it."""
+    name, alias, v = split_alias_args(name, alias, version, version_opt)
+    if remove:
+        print_event(prompts.remove_alias(name, alias, reason=reason), json_out)
+        return
+    print_event(prompts.set_alias(name, alias, v, reason=reason), json_out)
+
+
+@app.command("history")
+def history_cmd(
+    name: str = typer.Argument(..., help="Prompt name."),
+    alias: str | None = typer.Option(None, "--alias", "-a", help="Only this alias."),
+    at: str | None = typer.Option(None, "--at", help="Instead: what the alias(es) held at this time (ISO 8601 or epoch)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Every alias move of a prompt, oldest first; or, with --at, what was in place at that time."""
+    events = prompts.history(name, alias)
+    if at is not None:
+        base = name.partition("@")[0]
+        print_at(history_at(events, base, alias, at, lambda n, a, w: prompts.version_at(n, a, w)), json_out)
+        return
+    print_events(events, json_out, f"{name} alias history")
+
+
+@app.command("rollback")
+def rollback_cmd(
+    name: str = typer.Argument(..., help="Prompt name (or name@alias)."),
+    alias_arg: str | None = typer.Argument(None, metavar="[ALIAS]"),
+    alias: str | None = typer.Option(None, "--alias", "-a", help="The alias to roll back, e.g. production."),
+    reason: str | None = typer.Option(None, "--reason", "-m"),
+    json_out: bool = JsonOption,
+) -> None:
+    """Move an alias back to the version it held before (again: one step further back)."""
+    print_event(prompts.rollback(name, alias or alias_arg, reason=reason), json_out)
+
+
+@app.command("tag")
+def tag_cmd(
+    ref: str = typer.Argument(..., help="The prompt version."),
+    tags: list[str] | None = typer.Argument(None, help="KEY=VALUE ..."),
+    delete: list[str] | None = typer.Option(None, "--delete", help="Remove this tag (repeatable)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Set or delete mutable tags on a prompt version."""
+    for k, v in key_values(tags, "tag").items():
+        prompts.set_tag(ref, k, str(v))
+    for k in delete or ():
+        prompts.delete_tag(ref, k)
+    p = prompts.get(ref, cache=False)
+    if json_out:
+        print_json({"ref": p.ref, "tags": p.tags})
+        return
+    console.print(f"{p.ref}: " + (", ".join(f"{k}={v}" for k, v in p.tags.items()) or "(no tags)"))

@@ -1,0 +1,149 @@
+"""Prompts: named, immutable, content-addressed versions with aliases and a history of every move.
+
+```python
+p = ondo.prompts.register("summarize", template="Summarize: {{ text }}", model="gpt-4o-mini",
+                          params={"temperature": 0.2})
+ondo.prompts.set_alias("summarize", "production", version=p.version, reason="first")
+ondo.prompts.get("summarize@production").render(text="...")
+```
+
+``get`` goes through the SDK cache (see ``ondo.prompts.cache``); every other call asks the
+store. Functions take an optional ``ws`` (a Workspace); by default the one the environment
+names (``ONDO_HOME`` / ``ONDO_STORE_URL``).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ondo.aliases.events import AliasEvent
+from ondo.prompts import versions as _v
+from ondo.prompts.cache import PromptCache, PromptCacheWarning, default_cache
+from ondo.prompts.diff import PromptDiff
+from ondo.prompts.files import load as load_file
+from ondo.prompts.template import MissingVariables
+from ondo.prompts.usage import use
+from ondo.prompts.versions import PromptSummary, PromptVersion
+from ondo.workspace import Workspace
+
+__all__ = [
+    "MissingVariables",
+    "PromptCache",
+    "PromptCacheWarning",
+    "PromptDiff",
+    "PromptSummary",
+    "PromptVersion",
+    "delete_tag",
+    "diff",
+    "get",
+    "history",
+    "list",
+    "load_file",
+    "register",
+    "remove_alias",
+    "rollback",
+    "set_alias",
+    "set_tag",
+    "use",
+    "version_at",
+]
+
+
+def _ws(ws: Workspace | None) -> Workspace:
+    return ws or Workspace.default()
+
+
+def register(
+    name: str,
+    template: str | Sequence[Mapping[str, str]],
+    *,
+    model: Any = None,
+    params: Mapping[str, Any] | None = None,
+    variables: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    ws: Workspace | None = None,
+) -> PromptVersion:
+    """Register a version of prompt ``name``; identical content returns the existing version.
+
+    ``template`` is Jinja2 text, or a list of ``{"role", "content"}`` messages (each content a
+    template). ``variables`` declares the inputs (default: the ones the template reads).
+    """
+    return _v.register(
+        _ws(ws), name, template, model=model, params=params, variables=variables, tags=tags, description=description
+    )
+
+
+def get(ref: str, *, cache: bool = True, ttl: float | None = None, ws: Workspace | None = None) -> PromptVersion:
+    """The version ``ref`` names: ``summarize`` (latest), ``summarize/2``, ``summarize@production``, ``@sha256:..``.
+
+    Served from the SDK cache by default (``cache=False`` asks the store).
+    """
+    if not cache:
+        return _v.get(_ws(ws), ref)
+    from ondo.config import Settings
+
+    if ws is not None:
+        bound = ws
+        return default_cache().get(bound.settings.store_url, ref, ttl=ttl, fetch=lambda _s, r: _v.get(bound, r))
+    return default_cache().get(Settings.from_env().store_url, ref, ttl=ttl)
+
+
+def list(name: str | None = None, *, ws: Workspace | None = None) -> builtins.list[Any]:
+    """Every prompt (``PromptSummary``), or every version of ``name`` (``PromptVersion``), oldest first."""
+    if name is None:
+        return _v.list_prompts(_ws(ws))
+    return _v.list_versions(_ws(ws), name)
+
+
+def diff(a: str | PromptVersion, b: str | PromptVersion, *, ws: Workspace | None = None) -> PromptDiff:
+    """Unified diff of template and parameters between two versions (``str(d)`` prints it)."""
+    from ondo.prompts.diff import diff as _diff
+
+    pa = a if isinstance(a, PromptVersion) else _v.get(_ws(ws), a)
+    pb = b if isinstance(b, PromptVersion) else _v.get(_ws(ws), b)
+    return _diff(pa, pb)
+
+
+def set_alias(
+    name: str, alias: str, version: int | None = None, *, reason: str | None = None, ws: Workspace | None = None
+) -> AliasEvent:
+    """Point ``name@alias`` at ``version`` (or pass ``name`` as ``summarize/2``), recording the event."""
+    return _v.set_alias(_ws(ws), name, alias, version, reason=reason)
+
+
+def remove_alias(name: str, alias: str, *, reason: str | None = None, ws: Workspace | None = None) -> AliasEvent:
+    return _v.remove_alias(_ws(ws), name, alias, reason=reason)
+
+
+def rollback(
+    name: str, alias: str | None = None, *, reason: str | None = None, ws: Workspace | None = None
+) -> AliasEvent:
+    """Move ``name@alias`` back to the version it held before; a second rollback goes one further back."""
+    return _v.rollback(_ws(ws), name, alias, reason=reason)
+
+
+def history(name: str, alias: str | None = None, *, ws: Workspace | None = None) -> builtins.list[AliasEvent]:
+    """The alias events of ``name`` (or of one alias), oldest first."""
+    return _v.history(_ws(ws), name, alias)
+
+
+def version_at(
+    name: str, alias: str, at: float | datetime | str, *, ws: Workspace | None = None
+) -> int | None:
+    """The version ``name@alias`` pointed at, at time ``at`` (epoch seconds, datetime or ISO 8601)."""
+    from ondo import aliases
+    from ondo.registry.times import to_epoch
+
+    return aliases.value_at(_ws(ws), _v.KIND, name, alias, to_epoch(at))
+
+
+def set_tag(ref: str, key: str, value: str, *, ws: Workspace | None = None) -> None:
+    _v.set_tag(_ws(ws), ref, key, value)
+
+
+def delete_tag(ref: str, key: str, *, ws: Workspace | None = None) -> None:
+    _v.delete_tag(_ws(ws), ref, key)
