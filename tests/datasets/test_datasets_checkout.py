@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import ondo
 from ondo.cli.main import app
-from ondo.datasets.packs import RowList
+from ondo.datasets.packs import load_rows
 from ondo.errors import StoreError
 from ondo.workspace import Workspace
 
@@ -59,12 +59,12 @@ def test_verify_reports_missing_and_corrupted_blobs(ws: Workspace, tmp_path: Pat
     (folder / "model.bin").write_bytes(b"\x00" * 5000)
     v = ondo.data.add(folder, name="d")
     report = ondo.data.verify()
-    assert report.ok and report.blobs_checked == 4  # manifest, whole file, row list, pack
+    assert report.ok and report.blobs_checked == 5  # manifest, whole file, row index, row group, pack
 
     entries = v.manifest.by_path()
     rows_entry = entries["rows.jsonl"]
     assert rows_entry.rows is not None
-    [pack] = RowList.decode(ws.blobs.get_bytes(rows_entry.rows)).packs
+    [pack] = load_rows(ws.blobs, rows_entry.rows).packs
     Path(ws.blobs.path_of(pack)).write_bytes(b"garbage")
     Path(ws.blobs.path_of(entries["model.bin"].digest)).unlink()
 

@@ -14,7 +14,7 @@ import pytest
 from dataset_files import blob_digests, write_jsonl
 
 import ondo
-from ondo.datasets.packs import RowList
+from ondo.datasets.packs import referenced_blobs
 from ondo.workspace import Workspace
 
 # Runs an add in a child process; PAUSE names the point where it stops to wait for SIGKILL.
@@ -64,8 +64,7 @@ def _referenced(ws: Workspace, v: ondo.data.DatasetVersion) -> set[str]:
         if f.stored_whole:
             refs.add(f.digest)
         if f.rows:
-            refs.add(f.rows)
-            refs.update(RowList.decode(ws.blobs.get_bytes(f.rows)).packs)
+            refs.update(referenced_blobs(ws.blobs, f.rows))
     return refs
 
 
@@ -105,6 +104,8 @@ def test_concurrent_adds_of_same_content_make_one_version(ws: Workspace, tmp_pat
         import json, sys, time
         from pathlib import Path
         import ondo
+        from ondo.workspace import Workspace
+        Workspace.default()  # open the store first: the race under test is the add itself
         go = Path(sys.argv[2])
         while not go.exists():
             time.sleep(0.005)

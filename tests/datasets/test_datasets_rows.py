@@ -179,3 +179,51 @@ def test_jsonl_written_by_helper_has_expected_columns(ws: Workspace, tmp_path: P
     src = write_jsonl(tmp_path / "cols.jsonl", [{"a": 1}, {"b": 2, "a": 3}, {"c": None}])
     v = ondo.data.add(src, name="cols")
     assert v.columns == ["a", "b", "c"]
+
+
+_edit = st.tuples(st.sampled_from(["insert", "delete", "change", "blank", "dup"]), st.integers(0, 10_000))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(0, 60),
+    edits=st.lists(_edit, max_size=6),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    final=st.booleans(),
+)
+def test_readd_after_random_edits_reuses_groups_correctly(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    n: int, edits: list[tuple[str, int]], newline: str, final: bool,
+) -> None:
+    """Small groups (4 rows) so a few dozen rows span many: every edit lands near a group boundary."""
+    from ondo.datasets import ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 4)
+    name = "e" + uuid.uuid4().hex[:10]
+    src = tmp_path / f"{name}.jsonl"
+
+    def write(lines: list[str]) -> None:
+        src.write_bytes((newline.join(lines) + (newline if final and lines else "")).encode())
+
+    lines = [json.dumps({"i": i}) for i in range(n)]
+    write(lines)
+    ondo.data.add(src, name=name)
+    for k, (op, at) in enumerate(edits):
+        pos = at % (len(lines) + 1)
+        if op == "insert":
+            lines.insert(pos, json.dumps({"new": k}))
+        elif op == "delete" and lines:
+            del lines[min(pos, len(lines) - 1)]
+        elif op == "change" and lines:
+            lines[min(pos, len(lines) - 1)] = json.dumps({"changed": k})
+        elif op == "blank":
+            lines.insert(pos, "")
+        elif op == "dup" and lines:
+            lines.insert(pos, lines[min(pos, len(lines) - 1)])
+    write(lines)
+    v = ondo.data.add(src, name=name)
+    assert [r for r in v.rows()] == [json.loads(line) for line in lines if line.strip()]
+    out = tmp_path / f"{name}-out"
+    v.checkout(out)
+    assert (out / src.name).read_bytes() == src.read_bytes()
+    assert ondo.data.verify(v.ref).ok

@@ -14,7 +14,7 @@ from dataset_files import age, blob_digests, write_jsonl
 import ondo
 from ondo.datasets import versions as versions_mod
 from ondo.datasets.manifest import Manifest
-from ondo.datasets.packs import RowList
+from ondo.datasets.packs import RowList, load_rows
 from ondo.errors import InvalidInput, NotFound
 from ondo.workspace import Workspace
 
@@ -32,7 +32,7 @@ def _new_blobs(ws: Workspace, before: set[str]) -> dict[str, bytes]:
 def _row_list(ws: Workspace, v: ondo.data.DatasetVersion, path: str) -> RowList:
     entry = v.manifest.by_path()[path]
     assert entry.rows is not None
-    return RowList.decode(ws.blobs.get_bytes(entry.rows))
+    return load_rows(ws.blobs, entry.rows)
 
 
 def test_versions_start_at_one_and_identifiers_resolve(ws: Workspace, shared_data: Path, tmp_path: Path) -> None:
@@ -149,8 +149,12 @@ def test_one_row_change_stores_one_new_row(ws: Workspace, tmp_path: Path, edit: 
     else:
         assert len(packs) == 1
         assert added[packs[0]] == json.dumps(new_row, ensure_ascii=False).encode()
-    # only the manifest, the row list and at most one one-row pack are new
-    assert len(added) == 2 + len(packs)
+    # besides the manifest: the new row index, one or two row groups around the edit, the pack
+    entry = v2.manifest.by_path()["qa.jsonl"]
+    groups = set(added) - set(packs) - {v2.digest, entry.rows}
+    assert entry.rows in added and 1 <= len(groups) <= 2
+    index_and_groups = sum(len(added[d]) for d in groups | {entry.rows})
+    assert index_and_groups < 2 * 1025 * 48 + 200 * 5  # a few KB per group, not a copy of the row list
     assert [r["id"] for r in v2.rows()] == [r["id"] for r in rows]
     out = tmp_path / "out"
     v2.checkout(out)

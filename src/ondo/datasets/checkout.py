@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ondo.blobs import BlobStore, digest_bytes
 from ondo.datasets.manifest import FileEntry, Manifest
-from ondo.datasets.packs import PackReader, RowList
+from ondo.datasets.packs import PackReader, load_rows
 from ondo.errors import InvalidInput, StoreError
 
 
@@ -28,7 +28,10 @@ class CheckoutResult:
 def rebuild(blobs: BlobStore, entry: FileEntry, reader: PackReader | None = None) -> bytes:
     """The bytes of a row file whose layout lets it be rebuilt from its rows."""
     assert entry.layout is not None and entry.rows is not None
-    rl = RowList.decode(_get(blobs, entry.rows, entry.path))
+    try:
+        rl = load_rows(blobs, entry.rows)
+    except FileNotFoundError as exc:
+        raise StoreError(f"cannot rebuild {entry.path}: {exc}; run `ondo data verify`") from None
     own = reader is None
     reader = reader or PackReader(blobs)
     try:

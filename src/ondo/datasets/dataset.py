@@ -23,7 +23,7 @@ from ondo.datasets import lineage
 from ondo.datasets import profile as profile_mod
 from ondo.datasets import repository as repo
 from ondo.datasets.manifest import FileEntry, Manifest
-from ondo.datasets.packs import PackReader, RowList
+from ondo.datasets.packs import PackReader, load_rows
 from ondo.datasets.repository import VersionRow
 from ondo.datasets.rows import DIALECTS, decode_row
 from ondo.datasets.versions import load_manifest
@@ -139,7 +139,7 @@ class DatasetVersion:
         with PackReader(self._ws.blobs) as reader:
             for f in files:
                 assert f.rows is not None and f.format is not None
-                rl = RowList.decode(self._ws.blobs.get_bytes(f.rows))
+                rl = load_rows(self._ws.blobs, f.rows)
                 for raw in reader.rows(rl):
                     yield decode_row(raw, f.format, f.columns)
 
@@ -158,7 +158,7 @@ class DatasetVersion:
 
     def _frame(self, pd: Any, f: FileEntry, reader: PackReader) -> Any:
         assert f.rows is not None and f.format is not None
-        rl = RowList.decode(self._ws.blobs.get_bytes(f.rows))
+        rl = load_rows(self._ws.blobs, f.rows)
         if f.format == "parquet":
             blob = self._ws.blobs
             return pd.read_parquet(blob.path_of(f.digest) if blob.local else io.BytesIO(blob.get_bytes(f.digest)))

@@ -15,7 +15,7 @@ from typing import Any
 from ondo.blobs import BlobStore
 from ondo.datasets.ingest import digest_list
 from ondo.datasets.manifest import FileEntry, Manifest
-from ondo.datasets.packs import PackReader, RowList
+from ondo.datasets.packs import PackReader, RowList, load_rows
 from ondo.datasets.rows import decode_row
 
 SAMPLES = 5
@@ -73,7 +73,7 @@ def _row_lists(blobs: BlobStore, m: Manifest) -> dict[str, tuple[FileEntry, RowL
     out = {}
     for f in m.files:
         if f.kind == "rows" and f.rows:
-            out[f.path] = (f, RowList.decode(blobs.get_bytes(f.rows)))
+            out[f.path] = (f, load_rows(blobs, f.rows))
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from ondo.blobs import BlobStore, digest_bytes
 from ondo.datasets.manifest import FileEntry
-from ondo.datasets.packs import CHUNK_ROWS, Chunk, RowList
+from ondo.datasets.packs import CHUNK_ROWS, Group, RowIndex, RowList, load_group, load_index
 from ondo.datasets.rows import (
     DIALECTS,
     BadRow,
@@ -75,7 +76,7 @@ def digest_list(arr: np.ndarray) -> list[bytes]:
     return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
 
-@dataclass
+@dataclass(slots=True)
 class _NewRow:
     digest: bytes
     start: int
@@ -120,62 +121,62 @@ def ingest_text_rows(
         prefix, columns, pos = read_header(data, fmt)
     except BadRow as exc:
         raise InvalidInput(str(exc), file=display, line=1) from None
-    base_rl: RowList | None = None
+    base_index: RowIndex | None = None
     if (
         base is not None and base.kind == "rows" and base.format == fmt and base.layout is not None
         and base.layout.prefix == prefix and base.rows is not None
     ):
-        base_rl = RowList.decode(blobs.get_bytes(base.rows))
+        base_index = load_index(blobs, base.rows)
     base_newline = base.layout.newline if base is not None and base.layout is not None else b"\n"
-    walk = _walk(data, pos, fmt, prefix.count(b"\n") + 1, base_rl, base_newline, columns, skip_bad, display)
+    groups = base_index.groups if base_index is not None else []
+    line0 = prefix.count(b"\n") + 1
+    if not any(g.hash is not None for g in groups) and fmt != "csv":
+        walk = _walk_lines(data, pos, fmt, line0, columns, skip_bad, display)
+    else:
+        walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display)
 
-    newline = walk.newline or (base.layout.newline if base and base.layout else b"\n")
+    newline = walk.newline or base_newline
     final_newline = len(data) > pos and data.endswith(newline)
-    rl = _assemble(blobs, data, walk, base_rl)
+    covered = sum(groups[a].span for kind, a, _ in walk.pieces if kind == "chunk")
+    covered += sum(r.next - r.start for r in walk.new)
+    lossless = walk.lossless and covered == len(data) - pos
+    index = _store_rows(blobs, data, walk, base_index, lossless)
     if fmt == "jsonl":
-        seen = dict.fromkeys(base.columns) if base_rl is not None and base is not None else {}
+        seen = dict.fromkeys(base.columns) if base_index is not None and base is not None else {}
         for ks in walk.keysets:
             seen.update(dict.fromkeys(ks))
         columns = list(seen)
-    layout: Layout | None = Layout(prefix, newline, final_newline)
-    expected = len(prefix) + int(rl.lengths.sum()) + len(newline) * max(len(rl) - (0 if final_newline else 1), 0)
-    if not walk.lossless or expected != len(data):
-        layout = None
-    if layout is not None:
-        rl.chunks = _chunks(data, walk, base_rl)
-    else:
+    layout = Layout(prefix, newline, final_newline) if lossless else None
+    if layout is None:
         blobs.put_bytes(data)  # not rebuildable from its rows: keep the file as it is
-    rows_digest = blobs.put_bytes(rl.encode())
     return FileEntry(
-        path=rel, size=len(data), digest=digest, kind="rows", format=fmt, rows=rows_digest,
-        row_count=len(rl), columns=columns, layout=layout, bad_rows=walk.bad_count, bad_samples=walk.bad,
+        path=rel, size=len(data), digest=digest, kind="rows", format=fmt, rows=blobs.put_bytes(index.encode()),
+        row_count=index.count, columns=columns, layout=layout, bad_rows=walk.bad_count, bad_samples=walk.bad,
     )
 
 
-def _chunk_at(mv: memoryview, n: int, pos: int, c: Chunk) -> bool:
-    end = pos + c.span
-    if end > n or c.span == 0:
+def _chunk_at(mv: memoryview, n: int, pos: int, g: Group) -> bool:
+    end = pos + g.span
+    if g.hash is None or end > n or g.span == 0:
         return False
-    if mv[end - 1] != 10 and end != n:  # a chunk that ended the old file must end this one too
+    if mv[end - 1] != 10 and end != n:  # a group that ended the old file must end this one too
         return False
-    return hashlib.sha256(mv[pos:end]).digest() == c.hash
+    return hashlib.sha256(mv[pos:end]).digest() == g.hash
 
 
 def _walk(
-    data: bytes, pos: int, fmt: str, line: int, base_rl: RowList | None, base_newline: bytes,
+    data: bytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
     columns: list[str], skip_bad: bool, display: str,
 ) -> _Walk:
     w = _Walk()
     mv = memoryview(data)
     n = len(data)
-    chunks = base_rl.chunks if base_rl is not None else []
     first: dict[bytes, list[int]] = {}
-    if chunks and base_rl is not None:
-        raw = np.ascontiguousarray(base_rl.digests, "S32").tobytes()
-        for j, c in enumerate(chunks):
-            first.setdefault(raw[32 * c.start : 32 * c.start + 32], []).append(j)
+    for j, g in enumerate(chunks):
+        if g.hash is not None:
+            first.setdefault(g.first, []).append(j)
     expect = 0
-    fast = bool(chunks)
+    fast = bool(first)
     dialect = DIALECTS.get(fmt)
     sha = hashlib.sha256
     keysets = w.keysets
@@ -189,6 +190,8 @@ def _walk(
                 expect += 1
                 if w.newline is None:
                     w.newline = base_newline
+                elif w.newline != base_newline:
+                    w.lossless = False
                 continue
             fast = False
         rec = next_record(data, pos, fmt)
@@ -237,90 +240,134 @@ def _walk(
     return w
 
 
-def _assemble(blobs: BlobStore, data: bytes, w: _Walk, base_rl: RowList | None) -> RowList:
-    """Locate every row: reused chunks keep their pack locations; new rows go to one new pack."""
-    packs = list(base_rl.packs) if base_rl is not None else []
-    new_idx = len(packs)
-    known: dict[bytes, tuple[int, int, int]] = {}
-    if base_rl is not None and w.new:
-        # rows of old chunks that did not survive: an edited or moved row may be one of them
-        used = {j for kind, j, _ in w.pieces if kind == "chunk"}
-        digs = digest_list(base_rl.digests)
-        pidx, offs, lens = base_rl.pack_idx.tolist(), base_rl.offsets.tolist(), base_rl.lengths.tolist()
-        ranges = [range(c.start, c.start + c.count) for j, c in enumerate(base_rl.chunks) if j not in used]
-        if not base_rl.chunks:
-            ranges = [range(len(base_rl))]
-        for r in ranges:
-            for i in r:
-                known[digs[i]] = (pidx[i], offs[i], lens[i])
-    mv = memoryview(data)
-    parts: list[memoryview] = []
-    pack_off = 0
-    locs_idx: list[int] = []
-    locs_off: list[int] = []
-    locs_len: list[int] = []
-    for row in w.new:
-        loc = known.get(row.digest)
-        if loc is None:
-            length = row.end - row.start
-            loc = (new_idx, pack_off, length)
-            parts.append(mv[row.start : row.end])
-            pack_off += length
-            known[row.digest] = loc
-        locs_idx.append(loc[0])
-        locs_off.append(loc[1])
-        locs_len.append(loc[2])
-    if parts:
-        packs.append(blobs.put_bytes(b"".join(parts)))
-    new_dig = np.frombuffer(b"".join(r.digest for r in w.new), "S32") if w.new else np.zeros(0, "S32")
-    new_pidx = np.array(locs_idx, np.uint32)
-    new_off = np.array(locs_off, np.uint64)
-    new_len = np.array(locs_len, np.uint32)
-    cols: list[list[np.ndarray]] = [[], [], [], []]
-    for kind, a, b in w.pieces:
-        if kind == "chunk":
-            assert base_rl is not None
-            c = base_rl.chunks[a]
-            sl = slice(c.start, c.start + c.count)
-            src = (base_rl.digests, base_rl.pack_idx, base_rl.offsets, base_rl.lengths)
+def _walk_lines(
+    data: bytes, pos: int, fmt: str, line: int, columns: list[str], skip_bad: bool, display: str
+) -> _Walk:
+    """``_walk`` for a file with nothing to reuse, in a format whose records are lines: one split, no seeking."""
+    w = _Walk()
+    body = data if pos == 0 else data[pos:]
+    lines = body.split(b"\n")
+    final = lines[-1] == b""
+    if final:
+        lines.pop()
+    dialect = DIALECTS.get(fmt)
+    sha = hashlib.sha256
+    keysets = w.keysets
+    new = w.new
+    last = len(lines) - 1
+    start = pos
+    for i, raw in enumerate(lines):
+        nxt = start + len(raw) + (1 if i < last or final else 0)
+        end = start + len(raw)
+        if raw.endswith(b"\r") and (i < last or final):
+            raw = raw[:-1]
+            end -= 1
+            term = b"\r\n"
         else:
-            sl = slice(a, a + b)
-            src = (new_dig, new_pidx, new_off, new_len)
-        for col, arr in zip(cols, src, strict=True):
-            col.append(arr[sl])
-    if not w.pieces:
-        return RowList.empty()
+            term = b"\n" if i < last or final else b""
+        if term:
+            if w.newline is None:
+                w.newline = term
+            elif term != w.newline:
+                w.lossless = False
+        if not raw or raw.isspace():
+            w.lossless = False
+        else:
+            try:
+                if dialect is None:
+                    keysets[tuple(parse_json_row(raw))] = None
+                else:
+                    parse_delimited_row(raw, dialect, columns)
+            except BadRow as exc:
+                if not skip_bad:
+                    raise InvalidInput(str(exc), file=display, line=line + i) from None
+                w.lossless = False
+                w.bad_count += 1
+                if len(w.bad) < _MAX_BAD_SAMPLES:
+                    w.bad.append({"line": line + i, "error": str(exc)})
+            else:
+                new.append(_NewRow(sha(raw).digest(), start, end, nxt, line + i, 1))
+        start = nxt
+    if new:
+        w.pieces.append(("new", 0, len(new)))
+    return w
+
+
+Loc = tuple[str, int, int]  # (pack digest, offset, length); pack "" is the pack being written
+_NEW_PACK = ""
+
+
+def _known_rows(blobs: BlobStore, groups: list[Group]) -> dict[bytes, Loc]:
+    known: dict[bytes, Loc] = {}
+    for g in groups:
+        grp = load_group(blobs, g.entries)
+        for d, pi, o, ln in zip(
+            digest_list(grp.digests), grp.pack_idx.tolist(), grp.offsets.tolist(), grp.lengths.tolist(), strict=True
+        ):
+            known[d] = (grp.packs[pi], o, ln)
+    return known
+
+
+def _place(rows: Sequence[tuple[bytes, bytes | memoryview]], known: dict[bytes, Loc]) -> tuple[list[Loc], list[Any]]:
+    """Where each row lives: an existing location, or the end of the new pack (returned as parts)."""
+    parts: list[Any] = []
+    off = 0
+    locs: list[Loc] = []
+    for d, raw in rows:
+        loc = known.get(d)
+        if loc is None:
+            loc = (_NEW_PACK, off, len(raw))
+            parts.append(raw)
+            off += len(raw)
+            known[d] = loc
+        locs.append(loc)
+    return locs, parts
+
+
+def _save_group(blobs: BlobStore, digests: list[bytes], locs: list[Loc], new_pack: str | None) -> str:
+    packs: dict[str, int] = {}
+    idx = [packs.setdefault(p if p != _NEW_PACK or new_pack is None else new_pack, len(packs)) for p, _, _ in locs]
     rl = RowList(
-        np.concatenate(cols[0]).astype("S32"), np.concatenate(cols[1]).astype(np.uint32),
-        np.concatenate(cols[2]).astype(np.uint64), np.concatenate(cols[3]).astype(np.uint32), packs,
+        np.frombuffer(b"".join(digests), "S32"), np.array(idx, np.uint32),
+        np.array([o for _, o, _ in locs], np.uint64), np.array([n for _, _, n in locs], np.uint32), list(packs),
     )
-    return rl.pruned()
+    return blobs.put_bytes(rl.encode_group())
 
 
-def _chunks(data: bytes, w: _Walk, base_rl: RowList | None) -> list[Chunk]:
-    """Chunks of the new row list: reused ones as they were, new runs cut every CHUNK_ROWS rows."""
+def _store_rows(blobs: BlobStore, data: bytes, w: _Walk, base: RowIndex | None, lossless: bool) -> RowIndex:
+    """Write the new pack and groups; groups the walk matched are reused as they are."""
+    known: dict[bytes, Loc] = {}
+    if base is not None and w.new:
+        # rows of old groups that did not survive whole: an edited or moved row may be among them
+        used = {j for kind, j, _ in w.pieces if kind == "chunk"}
+        known = _known_rows(blobs, [g for j, g in enumerate(base.groups) if j not in used])
     mv = memoryview(data)
-    out: list[Chunk] = []
-    row = 0
+    locs, parts = _place([(r.digest, mv[r.start : r.end]) for r in w.new], known)
+    new_pack = blobs.put_bytes(b"".join(parts)) if parts else None
+    groups: list[Group] = []
+    start = 0
     for kind, a, b in w.pieces:
         if kind == "chunk":
-            assert base_rl is not None
-            c = base_rl.chunks[a]
-            out.append(Chunk(row, c.count, c.span, c.lines, c.hash))
-            row += c.count
+            assert base is not None
+            g = base.groups[a]
+            groups.append(g.moved(start) if lossless else Group(start, g.count, g.entries, g.first))
+            start += g.count
             continue
-        for g in range(a, a + b, CHUNK_ROWS):
-            group = w.new[g : min(g + CHUNK_ROWS, a + b)]
-            s, e = group[0].start, group[-1].next
-            lines = sum(r.lines for r in group)
-            out.append(Chunk(row, len(group), e - s, lines, hashlib.sha256(mv[s:e]).digest()))
-            row += len(group)
-    return out
+        for s in range(a, a + b, CHUNK_ROWS):
+            e = min(s + CHUNK_ROWS, a + b)
+            rows = w.new[s:e]
+            entries = _save_group(blobs, [r.digest for r in rows], locs[s:e], new_pack)
+            if lossless:
+                lo, hi = rows[0].start, rows[-1].next
+                groups.append(Group(start, len(rows), entries, rows[0].digest, hi - lo, sum(r.lines for r in rows),
+                                    hashlib.sha256(mv[lo:hi]).digest()))
+            else:
+                groups.append(Group(start, len(rows), entries, rows[0].digest))
+            start += len(rows)
+    return RowIndex(start, groups)
 
 
-def ingest_parquet(
-    blobs: BlobStore, *, path: str, rel: str, display: str, base: FileEntry | None, base_rows: RowList | None,
-) -> FileEntry:
+def ingest_parquet(blobs: BlobStore, *, path: str, rel: str, display: str, base: FileEntry | None) -> FileEntry:
     """Parquet is binary: keep the file whole, and its rows (canonical JSON) for diffs and profiles."""
     try:
         import pyarrow.parquet as pq
@@ -331,40 +378,19 @@ def ingest_parquet(
     except Exception as exc:
         raise InvalidInput(f"cannot read Parquet: {exc}", file=display) from None
     digest = blobs.put_file(path)
-    rows = [canonical_row(r) for r in table.to_pylist()]
-    known: dict[bytes, tuple[int, int, int]] = {}
-    packs: list[str] = []
-    if base_rows is not None and len(base_rows):
-        packs = list(base_rows.packs)
-        for d, i, o, n in zip(
-            digest_list(base_rows.digests), base_rows.pack_idx.tolist(), base_rows.offsets.tolist(),
-            base_rows.lengths.tolist(), strict=True,
-        ):
-            known[d] = (i, o, n)
-    parts: list[bytes] = []
-    off = 0
-    locs: list[tuple[int, int, int]] = []
-    digs: list[bytes] = []
-    for raw in rows:
-        d = hashlib.sha256(raw).digest()
-        loc = known.get(d)
-        if loc is None:
-            loc = (len(packs), off, len(raw))
-            parts.append(raw)
-            off += len(raw)
-            known[d] = loc
-        digs.append(d)
-        locs.append(loc)
-    if parts:
-        packs.append(blobs.put_bytes(b"".join(parts)))
-    if rows:
-        rl = RowList(
-            np.frombuffer(b"".join(digs), "S32"), np.array([x[0] for x in locs], np.uint32),
-            np.array([x[1] for x in locs], np.uint64), np.array([x[2] for x in locs], np.uint32), packs,
-        ).pruned()
-    else:
-        rl = RowList.empty()
+    known: dict[bytes, Loc] = {}
+    if base is not None and base.format == "parquet" and base.rows:
+        known = _known_rows(blobs, load_index(blobs, base.rows).groups)
+    rows = [(hashlib.sha256(raw).digest(), raw) for raw in (canonical_row(r) for r in table.to_pylist())]
+    locs, parts = _place(rows, known)
+    new_pack = blobs.put_bytes(b"".join(parts)) if parts else None
+    groups = []
+    for s in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[s : s + CHUNK_ROWS]
+        entries = _save_group(blobs, [d for d, _ in chunk], locs[s : s + CHUNK_ROWS], new_pack)
+        groups.append(Group(s, len(chunk), entries, chunk[0][0]))
+    index = RowIndex(len(rows), groups)
     return FileEntry(
         path=rel, size=os.path.getsize(path), digest=digest, kind="rows", format="parquet",
-        rows=blobs.put_bytes(rl.encode()), row_count=len(rl), columns=list(table.schema.names), layout=None,
+        rows=blobs.put_bytes(index.encode()), row_count=index.count, columns=list(table.schema.names), layout=None,
     )

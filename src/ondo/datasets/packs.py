@@ -1,15 +1,18 @@
-"""Row lists and row packs: how rows are stored without one blob per row.
+"""Row indexes, row groups and row packs: how rows are stored without one blob per row.
 
-A version stores each row file's rows as a *row list* blob: for every row its digest and
-where its bytes are (pack digest, offset, length). A *pack* is a blob holding the raw bytes
-of the rows a version added, back to back. A re-add after a one-row change writes a pack
-with that one row and a new row list whose other entries point into the old packs, so
-unchanged rows are shared, never copied.
+A *pack* is a blob holding the raw bytes of rows back to back; each add writes one pack per
+row file with only the rows no earlier version stored. A *group* blob lists up to
+``CHUNK_ROWS`` consecutive rows: each row's digest and where its bytes are (pack, offset,
+length). A row file's *index* blob lists its groups in order.
 
-The row list also keeps *chunks*: runs of consecutive rows with the sha256 of their bytes
-as they sat in the file. On the next add a chunk whose bytes are still in the file is taken
-whole without splitting, hashing or parsing its rows; that is what makes a re-add after a
-small edit cost a fraction of the first add.
+Groups are content-addressed like everything else, so a version that keeps a run of rows
+unchanged points at the very same group blob as the version before: a re-add after a
+one-row change writes one pack with one row, one group and a new index, nothing else.
+
+Each group also records the sha256 of the bytes its rows occupied in the file (``hash``,
+with ``span`` and ``lines``) and its first row's digest. On the next add a group whose bytes
+are still in the file is taken whole without splitting, hashing or parsing its rows; that is
+what makes a re-add after a small edit cost a fraction of the first add.
 """
 
 from __future__ import annotations
@@ -17,71 +20,102 @@ from __future__ import annotations
 import json
 import mmap
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ondo.blobs import BlobStore
 
-MAGIC = b"ONDOROWS1\n"
+INDEX_MAGIC = b"ONDOROWINDEX1\n"
+GROUP_MAGIC = b"ONDOROWGROUP1\n"
 CHUNK_ROWS = 1024
 
 
 @dataclass(frozen=True)
-class Chunk:
-    start: int  # first row index in the row list
+class Group:
+    start: int  # first row index in the file's row list
     count: int  # rows
-    span: int  # bytes in the file, terminators included
-    lines: int  # physical lines in the file
-    hash: bytes  # sha256 of those bytes
+    entries: str  # digest of the group blob
+    first: bytes  # digest of its first row
+    span: int = 0  # bytes the rows took in the file, terminators included
+    lines: int = 0  # physical lines they took
+    hash: bytes | None = None  # sha256 of those bytes; None when the group cannot be matched by bytes
+
+    def moved(self, start: int) -> Group:
+        return Group(start, self.count, self.entries, self.first, self.span, self.lines, self.hash)
+
+
+@dataclass
+class RowIndex:
+    count: int
+    groups: list[Group]
+
+    def encode(self) -> bytes:
+        header = {
+            "count": self.count,
+            "groups": [
+                [g.start, g.count, g.entries, g.first.hex(), g.span, g.lines, g.hash.hex() if g.hash else None]
+                for g in self.groups
+            ],
+        }
+        return INDEX_MAGIC + json.dumps(header, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> RowIndex:
+        if not data.startswith(INDEX_MAGIC):
+            raise ValueError("not an ondo row index")
+        header: dict[str, Any] = json.loads(data[len(INDEX_MAGIC) :])
+        groups = [
+            Group(s, c, e, bytes.fromhex(f), sp, ln, bytes.fromhex(h) if h else None)
+            for s, c, e, f, sp, ln, h in header["groups"]
+        ]
+        return cls(int(header["count"]), groups)
 
 
 @dataclass
 class RowList:
+    """A row file's rows in memory: digest and location of each, packs by index."""
+
     digests: np.ndarray  # S32
     pack_idx: np.ndarray  # uint32 index into packs
     offsets: np.ndarray  # uint64
     lengths: np.ndarray  # uint32
     packs: list[str]
-    chunks: list[Chunk] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.digests.shape[0])
 
     @classmethod
     def empty(cls) -> RowList:
-        return cls(
-            np.zeros(0, "S32"), np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.uint32), []
-        )
+        return cls(np.zeros(0, "S32"), np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.uint32), [])
 
-    def encode(self) -> bytes:
-        header = json.dumps(
-            {
-                "count": len(self),
-                "packs": self.packs,
-                "chunks": [[c.start, c.count, c.span, c.lines, c.hash.hex()] for c in self.chunks],
-            },
-            separators=(",", ":"),
-        ).encode()
-        return b"".join(
-            [
-                MAGIC,
-                struct.pack("<Q", len(header)),
-                header,
-                np.ascontiguousarray(self.digests, "S32").tobytes(),
-                np.ascontiguousarray(self.pack_idx, "<u4").tobytes(),
-                np.ascontiguousarray(self.offsets, "<u8").tobytes(),
-                np.ascontiguousarray(self.lengths, "<u4").tobytes(),
-            ]
-        )
+    def encode_group(self) -> bytes:
+        """This (small) row list as a group blob; packs listed in order of first use, so equal rows
+        at equal locations always give the same bytes."""
+        order: dict[int, int] = {}
+        for i in self.pack_idx.tolist():
+            order.setdefault(i, len(order))
+        remap = np.zeros(max(len(self.packs), 1), np.uint32)
+        for old, new in order.items():
+            remap[old] = new
+        local = remap[self.pack_idx] if len(self) else self.pack_idx
+        header = json.dumps({"count": len(self), "packs": [self.packs[i] for i in order]},
+                            separators=(",", ":")).encode()
+        return b"".join([
+            GROUP_MAGIC, struct.pack("<Q", len(header)), header,
+            np.ascontiguousarray(self.digests, "S32").tobytes(),
+            np.ascontiguousarray(local, "<u4").tobytes(),
+            np.ascontiguousarray(self.offsets, "<u8").tobytes(),
+            np.ascontiguousarray(self.lengths, "<u4").tobytes(),
+        ])
 
     @classmethod
-    def decode(cls, data: bytes) -> RowList:
-        if not data.startswith(MAGIC):
-            raise ValueError("not an ondo row list")
-        pos = len(MAGIC)
+    def decode_group(cls, data: bytes) -> RowList:
+        if not data.startswith(GROUP_MAGIC):
+            raise ValueError("not an ondo row group")
+        pos = len(GROUP_MAGIC)
         (hlen,) = struct.unpack_from("<Q", data, pos)
         pos += 8
         header: dict[str, Any] = json.loads(data[pos : pos + hlen])
@@ -94,25 +128,55 @@ class RowList:
         offsets = np.frombuffer(data, "<u8", n, pos)
         pos += 8 * n
         lengths = np.frombuffer(data, "<u4", n, pos)
-        chunks = [Chunk(s, c, sp, ln, bytes.fromhex(h)) for s, c, sp, ln, h in header["chunks"]]
-        return cls(digests, pack_idx, offsets, lengths, list(header["packs"]), chunks)
+        return cls(digests, pack_idx, offsets, lengths, list(header["packs"]))
 
-    def pruned(self) -> RowList:
-        """Drop packs no row points into any more (the list is inherited from the previous version)."""
-        if not len(self):
-            return RowList.empty()
-        used = np.unique(self.pack_idx)
-        if len(used) == len(self.packs):
-            return self
-        remap = np.zeros(len(self.packs), np.uint32)
-        remap[used] = np.arange(len(used), dtype=np.uint32)
-        return RowList(
-            self.digests, remap[self.pack_idx], self.offsets, self.lengths,
-            [self.packs[i] for i in used.tolist()], self.chunks,
+    @classmethod
+    def concat(cls, parts: Iterable[RowList]) -> RowList:
+        """Join row lists, merging their pack lists."""
+        packs: dict[str, int] = {}
+        cols: list[list[np.ndarray]] = [[], [], [], []]
+        for p in parts:
+            if not len(p):
+                continue
+            remap = np.array([packs.setdefault(d, len(packs)) for d in p.packs], np.uint32)
+            for col, arr in zip(cols, (p.digests, remap[p.pack_idx], p.offsets, p.lengths), strict=True):
+                col.append(arr)
+        if not cols[0]:
+            return cls.empty()
+        return cls(
+            np.concatenate(cols[0]), np.concatenate(cols[1]).astype(np.uint32),
+            np.concatenate(cols[2]).astype(np.uint64), np.concatenate(cols[3]).astype(np.uint32), list(packs),
         )
 
-    def pack_digests(self) -> list[str]:
-        return list(self.packs)
+    def slice(self, start: int, stop: int) -> RowList:
+        return RowList(
+            self.digests[start:stop], self.pack_idx[start:stop], self.offsets[start:stop],
+            self.lengths[start:stop], self.packs,
+        )
+
+
+def load_index(blobs: BlobStore, digest: str) -> RowIndex:
+    return RowIndex.decode(blobs.get_bytes(digest))
+
+
+def load_group(blobs: BlobStore, digest: str) -> RowList:
+    return RowList.decode_group(blobs.get_bytes(digest))
+
+
+def load_rows(blobs: BlobStore, index_digest: str) -> RowList:
+    """Every row of a row file (digest and location), in file order."""
+    index = load_index(blobs, index_digest)
+    return RowList.concat(load_group(blobs, g.entries) for g in index.groups)
+
+
+def referenced_blobs(blobs: BlobStore, index_digest: str) -> dict[str, str]:
+    """Every blob a row index depends on, with its role: the index, its groups, their packs."""
+    out = {index_digest: "row index"}
+    for g in load_index(blobs, index_digest).groups:
+        out[g.entries] = "row group"
+        for p in load_group(blobs, g.entries).packs:
+            out[p] = "row pack"
+    return out
 
 
 class PackReader:
@@ -129,14 +193,14 @@ class PackReader:
                 with open(self.blobs.path_of(digest), "rb") as f:
                     try:
                         buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                    except ValueError:  # empty file cannot be mapped
+                    except ValueError:  # an empty file cannot be mapped
                         buf = b""
             else:
                 buf = self.blobs.get_bytes(digest)
             self._open[digest] = buf
         return buf
 
-    def rows(self, rl: RowList, indices: Iterator[int] | list[int] | None = None) -> Iterator[bytes]:
+    def rows(self, rl: RowList, indices: Iterable[int] | None = None) -> Iterator[bytes]:
         """Raw bytes of the rows of ``rl`` (all, in order, or the given indices)."""
         packs = [self.pack(d) for d in rl.packs]
         idx = rl.pack_idx.tolist()

@@ -16,7 +16,7 @@ import numpy as np
 
 from ondo.blobs import BlobStore
 from ondo.datasets.manifest import Manifest
-from ondo.datasets.packs import PackReader, RowList
+from ondo.datasets.packs import PackReader, load_rows
 from ondo.datasets.rows import decode_row
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]")
@@ -113,7 +113,7 @@ def compute(blobs: BlobStore, manifest: Manifest) -> dict[str, Any]:
             assert entry.rows is not None and entry.format is not None
             bad_rows += entry.bad_rows
             bad.extend({"file": entry.path, **s} for s in entry.bad_samples)
-            rl = RowList.decode(blobs.get_bytes(entry.rows))
+            rl = load_rows(blobs, entry.rows)
             digests.append(rl.digests)
             order.update(dict.fromkeys(entry.columns))
             csv_like = entry.format in ("csv", "tsv")

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -32,7 +33,7 @@ TEXT_FORMATS = ("jsonl", "csv", "tsv")
 
 def format_of(path: str | PurePath) -> str | None:
     """The row format of a file by its suffix, or None for a file stored whole."""
-    return ROW_FORMATS.get(PurePath(path).suffix.lower())
+    return ROW_FORMATS.get(os.path.splitext(str(path))[1].lower())
 
 
 def row_digest(raw: bytes) -> bytes:

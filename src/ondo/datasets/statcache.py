@@ -47,15 +47,17 @@ def host() -> str:
 
 def lookup(ws: Workspace, root: str, is_dir: bool) -> dict[str, StatEntry]:
     """Cached entries for ``root`` (a file) or for every file under it (a folder)."""
-    q = sa.select(t).where(t.c.host == host())
+    q = sa.select(t.c.path, t.c.size, t.c.mtime_ns, t.c.inode, t.c.digest, t.c.hashed_at_ns).where(
+        t.c.host == host()
+    )
     if is_dir:
         base = root.rstrip(os.sep) + os.sep
         q = q.where(t.c.path >= base, t.c.path < base[:-1] + chr(ord(os.sep) + 1))
     else:
         q = q.where(t.c.path == root)
     with ws.read() as conn:
-        rows = conn.execute(q).all()
-    return {r.path: StatEntry(r.size, r.mtime_ns, r.inode, r.digest, r.hashed_at_ns) for r in rows}
+        rows = conn.execute(q).tuples().all()
+    return {p: StatEntry(size, mtime, inode, digest, at) for p, size, mtime, inode, digest, at in rows}
 
 
 def store(conn: sa.Connection, records: Iterable[tuple[str, os.stat_result, str, int]]) -> None:

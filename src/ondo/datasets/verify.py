@@ -1,4 +1,4 @@
-"""Re-hashing every blob a version depends on: manifest, whole files, row lists and row packs.
+"""Re-hashing every blob a version depends on: manifest, whole files, row indexes, groups and packs.
 
 Each blob is checked once even when many versions share it; the report names the version and
 the file each missing or corrupted blob belongs to.
@@ -11,7 +11,7 @@ from typing import Any
 
 from ondo.blobs import BlobStore
 from ondo.datasets.manifest import Manifest
-from ondo.datasets.packs import RowList
+from ondo.datasets.packs import load_group, load_index
 from ondo.datasets.repository import VersionRow
 
 
@@ -65,9 +65,15 @@ def verify(blobs: BlobStore, rows: list[VersionRow]) -> VerifyReport:
             if entry.kind != "rows" or not entry.rows:
                 continue
             if (state := check(entry.rows)) != "ok":
-                problem(ref, entry.path, "row list", entry.rows, state)
+                problem(ref, entry.path, "row index", entry.rows, state)
                 continue
-            for pack in RowList.decode(blobs.get_bytes(entry.rows)).packs:
+            packs: set[str] = set()
+            for g in load_index(blobs, entry.rows).groups:
+                if (state := check(g.entries)) != "ok":
+                    problem(ref, entry.path, "row group", g.entries, state)
+                    continue
+                packs.update(load_group(blobs, g.entries).packs)
+            for pack in sorted(packs):
                 if (state := check(pack)) != "ok":
                     problem(ref, entry.path, "row pack", pack, state)
     report.blobs_checked = len(status)

@@ -13,7 +13,6 @@ import os
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,7 +25,6 @@ from ondo.datasets import repository as repo
 from ondo.datasets import statcache
 from ondo.datasets.ingest import ingest_parquet, ingest_text_rows, store_whole
 from ondo.datasets.manifest import FileEntry, Manifest
-from ondo.datasets.packs import RowList
 from ondo.datasets.repository import VersionRow
 from ondo.datasets.scan import ScannedFile, scan
 from ondo.errors import InvalidInput, NotFound, OndoError
@@ -92,7 +90,7 @@ def add(
                 known = c.digest_if_fresh(f.st) if c else None
                 b = base.get(f.rel)
                 if known is not None and b is not None and b.digest == known and b.format == f.fmt:
-                    entries[f.rel] = replace(b)  # untouched since the last version: nothing to read
+                    entries[f.rel] = b  # untouched since the last version: nothing to read
                 elif f.fmt is None:
                     if known is not None and ws.blobs.exists(known):
                         entries[f.rel] = FileEntry(f.rel, f.st.st_size, known)
@@ -157,10 +155,7 @@ def _ingest_row_file(
     blobs: BlobStore, f: ScannedFile, base: FileEntry | None, display: str, skip_bad: bool
 ) -> FileEntry:
     if f.fmt == "parquet":
-        base_rows = None
-        if base is not None and base.format == "parquet" and base.rows:
-            base_rows = RowList.decode(blobs.get_bytes(base.rows))
-        return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base, base_rows=base_rows)
+        return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base)
     try:
         with open(f.abs, "rb") as fh:
             data = fh.read()

@@ -1,0 +1,182 @@
+"""Benchmark: `ondo data add` against `dvc add` on many small files plus one large JSONL.
+
+Generates 1 GB in 10,000 files and a 1,000,000-row JSONL (``--scale`` shrinks all three), adds
+the folder with ondo (library call, workspace opened beforehand) and with ``dvc add`` (a
+subprocess in a fresh git + dvc repo), then changes one row of the JSONL and adds again with
+both. Each tool gets its own copy of the data, so neither sees the other's side effects (dvc
+re-links workspace files into its cache). Prints times, ratios and the bytes each stored anew.
+
+    .venv/bin/python benchmarks/data_add.py              # full size
+    .venv/bin/python benchmarks/data_add.py --scale 0.01 # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+FILES = 10_000
+TOTAL_BYTES = 1_000_000_000
+ROWS = 1_000_000
+_WORDS_EN = ["the", "model", "answers", "each", "question", "with", "a", "short", "explanation", "and", "a", "final", "label"]
+_WORDS_KO = ["모델은", "각", "질문에", "짧은", "설명과", "최종", "답을", "함께", "제시한다"]
+
+
+def generate(root: Path, scale: float, seed: int = 0) -> dict[str, Any]:
+    rng = random.Random(seed)
+    n_files = max(1, round(FILES * scale))
+    size = TOTAL_BYTES // FILES
+    files = root / "files"
+    for i in range(n_files):
+        d = files / f"d{i // 100:03d}"
+        if i % 100 == 0:
+            d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i:05d}.bin").write_bytes(rng.randbytes(size))
+    n_rows = max(1, round(ROWS * scale))
+    with open(root / "rows.jsonl", "w", encoding="utf-8") as f:
+        for i in range(n_rows):
+            words = _WORDS_KO if i % 5 == 0 else _WORDS_EN
+            q = " ".join(rng.choice(words) for _ in range(12))
+            a = " ".join(rng.choice(words) for _ in range(8))
+            f.write(json.dumps({"id": i, "question": q, "answer": a, "score": rng.random()}, ensure_ascii=False))
+            f.write("\n")
+    return {"files": n_files, "file_bytes": n_files * size, "rows": n_rows,
+            "jsonl_bytes": (root / "rows.jsonl").stat().st_size}
+
+
+def change_one_row(path: Path) -> None:
+    """Rewrite the JSONL with the middle row's answer edited (the file gets a new mtime and size)."""
+    lines = path.read_bytes().split(b"\n")
+    mid = (len(lines) - 1) // 2
+    row = json.loads(lines[mid])
+    row["answer"] = "edited by the benchmark"
+    lines[mid] = json.dumps(row, ensure_ascii=False).encode()
+    path.write_bytes(b"\n".join(lines))
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def bench_ondo(data: Path, home: Path) -> dict[str, Any]:
+    os.environ["ONDO_HOME"] = str(home)
+    os.environ.pop("ONDO_STORE_URL", None)
+    os.environ.pop("ONDO_ARTIFACTS_URL", None)
+    import ondo
+    from ondo.datasets.packs import RowList, load_rows
+    from ondo.workspace import Workspace, reset_default_cache
+
+    reset_default_cache()
+    ws = Workspace.default()  # store created and migrated before timing, as `dvc init` is for dvc
+    blobs = Path(ws.blobs.root)
+    t = time.perf_counter()
+    v1 = ondo.data.add(data, name="bench")
+    first = time.perf_counter() - t
+    stored_first = tree_bytes(blobs)
+    time.sleep(0.2)  # past the stat cache's racy window for files written just before
+    change_one_row(data / "rows.jsonl")
+    t = time.perf_counter()
+    v2 = ondo.data.add(data, name="bench")
+    readd = time.perf_counter() - t
+    stored_new = tree_bytes(blobs) - stored_first
+
+    def packs(v: Any) -> tuple[RowList, set[str]]:
+        entry = v.manifest.by_path()["rows.jsonl"]
+        rl = load_rows(ws.blobs, entry.rows)
+        return rl, set(rl.packs)
+
+    rl2, _ = packs(v2)
+    _, packs1 = packs(v1)
+    fresh = [i for i, d in enumerate(rl2.packs) if d not in packs1]
+    new_rows = int(sum((rl2.pack_idx == i).sum() for i in fresh))
+    return {"first_s": first, "readd_s": readd, "stored_first_bytes": stored_first, "stored_new_bytes": stored_new,
+            "new_rows_stored": new_rows, "versions": [v1.version, v2.version], "rows": v2.row_count,
+            "new_packs": len(fresh)}
+
+
+def bench_dvc(data: Path, repo: Path) -> dict[str, Any]:
+    dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
+    if dvc is None:
+        raise SystemExit("dvc is not installed: pip install -r benchmarks/requirements.txt")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATE_CHECK": "1", "GIT_AUTHOR_NAME": "bench",
+           "GIT_AUTHOR_EMAIL": "bench@example.com"}
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
+    subprocess.run([dvc, "init", "-q"], cwd=repo, env=env, check=True)
+    subprocess.run([dvc, "config", "core.autostage", "false"], cwd=repo, env=env, check=True)
+    cache = repo / ".dvc" / "cache"
+    first = run([dvc, "add", "-q", data.name], repo, env)
+    stored_first = tree_bytes(cache)
+    change_one_row(data / "rows.jsonl")
+    readd = run([dvc, "add", "-q", data.name], repo, env)
+    return {"first_s": first, "readd_s": readd, "stored_first_bytes": stored_first,
+            "stored_new_bytes": tree_bytes(cache) - stored_first,
+            "version": subprocess.run([dvc, "--version"], capture_output=True, text=True).stdout.strip()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (1 GB, 10k files, 1M rows)")
+    ap.add_argument("--workdir", default=None, help="where to put the temporary data (default: system temp)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated data")
+    ap.add_argument("--skip-dvc", action="store_true", help="time ondo only")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="ondo-bench-data-", dir=args.workdir))
+    try:
+        ondo_data = tmp / "ondo" / "data"
+        ondo_data.mkdir(parents=True)
+        t = time.perf_counter()
+        shape = generate(ondo_data, args.scale)
+        print(f"generated {shape} in {time.perf_counter() - t:.1f}s", flush=True)
+        dvc_repo = tmp / "dvc-repo"
+        if not args.skip_dvc:
+            dvc_repo.mkdir()
+            shutil.copytree(ondo_data, dvc_repo / "data")
+        o = bench_ondo(ondo_data, tmp / "ondo" / "home")
+        print(f"ondo: {o}", flush=True)
+        d = None if args.skip_dvc else bench_dvc(dvc_repo / "data", dvc_repo)
+        if d:
+            print(f"dvc: {d}", flush=True)
+        report: dict[str, Any] = {"scale": args.scale, "shape": shape, "ondo": o, "dvc": d,
+                                  "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+        if d:
+            report["first_add_speedup_vs_dvc"] = d["first_s"] / o["first_s"]
+            report["readd_speedup_vs_dvc"] = d["readd_s"] / o["readd_s"]
+        report["ondo_readd_fraction_of_first"] = o["readd_s"] / o["first_s"]
+        print()
+        print(f"{'':28}{'ondo':>12}{'dvc':>12}")
+        rows = [("first add (s)", "first_s", "{:.2f}"), ("re-add after 1 row (s)", "readd_s", "{:.3f}"),
+                ("stored by first add (MB)", "stored_first_bytes", "{:.1f}"),
+                ("stored by re-add (bytes)", "stored_new_bytes", "{:,}")]
+        for label, key, fmt in rows:
+            scale = 1e6 if "MB" in label else 1
+            ov = fmt.format(o[key] / scale if scale != 1 else o[key])
+            dv = fmt.format(d[key] / scale if scale != 1 else d[key]) if d else "-"
+            print(f"{label:28}{ov:>12}{dv:>12}")
+        if d:
+            print(f"first add: ondo is {report['first_add_speedup_vs_dvc']:.1f}x faster than dvc (target >= 3x)")
+        print(f"ondo re-add took {100 * report['ondo_readd_fraction_of_first']:.1f}% of its first add (target < 5%); "
+              f"new rows stored: {o['new_rows_stored']} (target 1)")
+        print(json.dumps(report))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
