@@ -78,3 +78,31 @@ def test_verify_reports_missing_and_corrupted_blobs(ws: Workspace, tmp_path: Pat
     assert '"status": "corrupted"' in result.output and '"status": "missing"' in result.output
     with pytest.raises(StoreError):
         v.checkout(tmp_path / "broken")
+
+
+def test_versions_on_an_fsspec_blob_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blobs behind any fsspec URL (here memory://, as s3:// would be): add, re-add, checkout, verify."""
+    import uuid
+
+    from ondo.workspace import reset_default_cache
+
+    monkeypatch.setenv("ONDO_ARTIFACTS_URL", f"memory://ondo-test-{uuid.uuid4().hex}")
+    reset_default_cache()
+    ws = Workspace.default()
+    assert not ws.blobs.local
+    folder = tmp_path / "d"
+    write_jsonl(folder / "rows.jsonl", ({"i": i} for i in range(3000)))
+    (folder / "w.bin").write_bytes(b"\x01" * 3000)
+    ondo.data.add(folder, name="remote")
+    lines = (folder / "rows.jsonl").read_text().splitlines()
+    lines[1500] = '{"i": "edited"}'
+    (folder / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    v2 = ondo.data.add(folder, name="remote")
+    assert v2.version == 2 and not Path(ws.settings.home, "blobs").exists()
+    out = tmp_path / "out"
+    v2.checkout(out)
+    _same_tree(folder, out)
+    d = ondo.data.diff("remote@v1", "remote@v2", key="i")
+    assert (d.rows_added, d.rows_removed) == (1, 1)
+    assert ondo.data.verify().ok
+    assert v2.to_pandas()["i"].tolist()[1500] == "edited"
