@@ -92,3 +92,22 @@ def test_user_errors_exit_1_with_a_message(workspace: Workspace, tmp_path: Path)
     assert code == 2 and "not found" in out
     code, out = ondo_cli("prompts", "rollback", "s", "--alias", "production")
     assert code == 2
+
+
+def test_prompt_promote_through_a_gate(workspace: Workspace, tmp_path: Path) -> None:
+    import ondo
+
+    (tmp_path / "p.j2").write_text("{{ q }}")
+    ondo_cli("prompts", "register", "qa", tmp_path / "p.j2")
+    code, out = ondo_cli("prompts", "promote", "qa/1", "--alias", "production", "--require", "exact_match>=0.5")
+    assert code == 1 and "exact_match>=0.5: missing" in out
+    with ondo.start_run(experiment="e") as run:
+        ondo.prompts.get("qa/1").render(q="?")
+        run.log_metric("exact_match", 0.6)
+    code, out = ondo_cli("prompts", "check", "qa/1", "--require", "exact_match>=0.5", "--json")
+    assert code == 0 and json.loads(out)[0]["run_id"] == run.id
+    code, out = ondo_cli("prompts", "promote", "qa/1", "--alias", "production", "--require", "exact_match>=0.5",
+                         "--json")
+    assert code == 0 and json.loads(out)["promoted"] is True
+    code, out = ondo_cli("lineage", "qa/1", "--json")
+    assert json.loads(out)["kind"] == "prompt" and json.loads(out)["runs"][0]["id"] == run.id

@@ -156,3 +156,20 @@ def test_promote_resolves_aliases_to_the_version_they_hold(models: list) -> None
     evaluate(models[2], {"mmlu.acc": 0.5})
     ev = ondo.models.promote("summarizer@staging", alias="production", require=["mmlu.acc>=0.45"])
     assert ev.to_version == 3 and ev.details is not None and ev.details["version"] == 3
+
+
+def test_runs_recording_another_identifier_count_only_with_the_same_digest(models: list) -> None:
+    v3, v4 = models[2], models[3]
+    ondo.models.set_alias("summarizer", "staging", version=4)
+    with ondo.start_run(experiment="eval") as run:
+        run.record_input("model", "summarizer@staging", digest=v4.digest)
+        run.log_metric("mmlu.acc", 0.5)
+    with ondo.start_run(experiment="eval") as other:
+        other.record_input("model", "summarizer@staging", digest=v3.digest)  # other weights: not v4's result
+        other.log_metric("mt_bench.score", 9.0)
+    checks = ondo.models.check("summarizer/4", ["mmlu.acc>=0.45", "mt_bench.score>=6"])
+    assert [(c.passed, c.run_id) for c in checks] == [(True, run.id), (False, None)]
+    with ondo.start_run(experiment="eval") as by_object:
+        by_object.record_input("model", v3)  # a version object records its canonical 'name/N'
+        by_object.log_metric("mmlu.acc", 0.7)
+    assert ondo.models.check("summarizer/3", ["mmlu.acc>=0.45"])[0].run_id == by_object.id

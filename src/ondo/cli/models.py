@@ -135,13 +135,13 @@ def register_cmd(
 
 
 def _load_api_file(path: Path) -> dict[str, Any]:
-    from ondo.prompts.files import _parse
+    from ondo.prompts.files import parse
 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot read api spec: {exc.strerror}", file=str(path)) from None
-    doc = _parse(text, path.suffix.lower() if path.suffix.lower() == ".json" else ".yaml", str(path))
+    doc = parse(text, path.suffix.lower() if path.suffix.lower() == ".json" else ".yaml", str(path))
     if not isinstance(doc, dict):
         raise InvalidInput("an api spec file holds a mapping (provider, model, ...)", file=str(path))
     return doc
@@ -221,21 +221,14 @@ def alias_cmd(
     print_event(registry.set_alias(name, alias, v, reason=reason), json_out)
 
 
-@app.command("promote")
-def promote_cmd(
-    ref: str = typer.Argument(..., help="The version to promote, e.g. summarizer/4 or summarizer@staging."),
-    alias: str = typer.Option(..., "--alias", "-a", help="The alias to move, e.g. production."),
-    require: list[str] | None = typer.Option(None, "--require", "-r", help="e.g. 'mmlu.acc>=0.45' (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Promote even if requirements fail (needs --reason)."),
-    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Move an alias to a version if its evaluation results meet every --require."""
+def run_promote(promote: Any, check: Any, ref: str, alias: str, require: list[str], force: bool,
+                reason: str | None, json_out: bool) -> None:
+    """The promote command of models and prompts: move, or print each failed requirement and exit 1."""
     try:
-        e = registry.promote(ref, alias=alias, require=require or [], force=force, reason=reason)
+        e = promote(ref, alias=alias, require=require, force=force, reason=reason)
     except GateFailed as exc:
         if json_out:
-            checks = [c.to_dict() for c in registry.check(ref, require or [])]
+            checks = [c.to_dict() for c in check(ref, require)]
             print_json({"promoted": False, "target": exc.target, "failures": exc.failures, "checks": checks})
         raise
     if json_out:
@@ -246,14 +239,8 @@ def promote_cmd(
         console.print(f"  {'ok ' if c['passed'] else 'FAILED (forced)'} {c['message']}")
 
 
-@app.command("check")
-def check_cmd(
-    ref: str = typer.Argument(..., help="The version to check."),
-    require: list[str] = typer.Option(..., "--require", "-r", help="e.g. 'mmlu.acc>=0.45' (repeatable)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Evaluate promotion requirements without moving anything; exit 1 if any fails."""
-    checks = registry.check(ref, require)
+def run_check(check: Any, ref: str, require: list[str], json_out: bool) -> None:
+    checks = check(ref, require)
     if json_out:
         print_json([c.to_dict() for c in checks])
     else:
@@ -262,6 +249,29 @@ def check_cmd(
                       "ok" if c.passed else ("missing" if c.value is None else "failed")) for c in checks])
     if not all(c.passed for c in checks):
         raise typer.Exit(1)
+
+
+@app.command("promote")
+def promote_cmd(
+    ref: str = typer.Argument(..., help="The version to promote, e.g. summarizer/4 or summarizer@staging."),
+    alias: str = typer.Option(..., "--alias", "-a", help="The alias to move, e.g. production."),
+    require: list[str] | None = typer.Option(None, "--require", "-r", help="e.g. 'mmlu.acc>=0.45' (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Promote even if requirements fail (needs --reason)."),
+    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Move an alias to a version if its evaluation results meet every --require."""
+    run_promote(registry.promote, registry.check, ref, alias, require or [], force, reason, json_out)
+
+
+@app.command("check")
+def check_cmd(
+    ref: str = typer.Argument(..., help="The version to check."),
+    require: list[str] = typer.Option(..., "--require", "-r", help="e.g. 'mmlu.acc>=0.45' (repeatable)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Evaluate promotion requirements without moving anything; exit 1 if any fails."""
+    run_check(registry.check, ref, require, json_out)
 
 
 @app.command("rollback")

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 
 from ondo import prompts
-from ondo.cli.models import history_at, key_values, print_at, print_event, print_events, split_alias_args
+from ondo.cli.models import (
+    history_at,
+    key_values,
+    print_at,
+    print_event,
+    print_events,
+    run_check,
+    run_promote,
+    split_alias_args,
+)
 from ondo.cli.output import JsonOption, console, print_json, print_table
 from ondo.registry.times import iso
 
@@ -162,6 +171,29 @@ def alias_cmd(
         print_event(prompts.remove_alias(name, alias, reason=reason), json_out)
         return
     print_event(prompts.set_alias(name, alias, v, reason=reason), json_out)
+
+
+@app.command("promote")
+def promote_cmd(
+    ref: str = typer.Argument(..., help="The version to promote, e.g. summarize/2."),
+    alias: str = typer.Option(..., "--alias", "-a", help="The alias to move, e.g. production."),
+    require: list[str] | None = typer.Option(None, "--require", "-r", help="e.g. 'rouge1>=0.3' (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Promote even if requirements fail (needs --reason)."),
+    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Move an alias to a prompt version if the runs that used it meet every --require."""
+    run_promote(prompts.promote, prompts.check, ref, alias, require or [], force, reason, json_out)
+
+
+@app.command("check")
+def check_cmd(
+    ref: str = typer.Argument(..., help="The prompt version to check."),
+    require: list[str] = typer.Option(..., "--require", "-r", help="e.g. 'rouge1>=0.3' (repeatable)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Evaluate promotion requirements without moving anything; exit 1 if any fails."""
+    run_check(prompts.check, ref, require, json_out)
 
 
 @app.command("history")

@@ -36,12 +36,14 @@ __all__ = [
     "PromptDiff",
     "PromptSummary",
     "PromptVersion",
+    "check",
     "delete_tag",
     "diff",
     "get",
     "history",
     "list",
     "load_file",
+    "promote",
     "register",
     "remove_alias",
     "rollback",
@@ -113,6 +115,32 @@ def set_alias(
 ) -> AliasEvent:
     """Point ``name@alias`` at ``version`` (or pass ``name`` as ``summarize/2``), recording the event."""
     return _v.set_alias(_ws(ws), name, alias, version, reason=reason)
+
+
+def promote(
+    ref: str,
+    alias: str,
+    require: Sequence[str] = (),
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    ws: Workspace | None = None,
+) -> AliasEvent:
+    """Move ``alias`` to the prompt version ``ref`` names if every requirement holds, else raise ``ondo.GateFailed``.
+
+    Requirements (``"rouge1>=0.3"``) are checked against the runs that used that version
+    (rendered it, ``use``d it, or ran it in ``ondo.sweep``). ``force=True`` needs a ``reason``.
+    """
+    from ondo.registry import gates
+
+    return gates.promote(_ws(ws), ref, alias, require, force=force, reason=reason, kind=_v.KIND)
+
+
+def check(ref: str, require: Sequence[str], *, ws: Workspace | None = None) -> builtins.list[Any]:
+    """Evaluate promotion requirements for a prompt version without moving anything."""
+    from ondo.registry import gates
+
+    return gates.check(_ws(ws), ref, require, kind=_v.KIND)
 
 
 def remove_alias(name: str, alias: str, *, reason: str | None = None, ws: Workspace | None = None) -> AliasEvent:

@@ -31,7 +31,7 @@ def load(path: str | Path) -> dict[str, Any]:
         raise InvalidInput(f"cannot read prompt file: {exc}", file=where) from None
     suffix = p.suffix.lower()
     if suffix in SPEC_SUFFIXES:
-        return _spec(_parse(text, suffix, where), where)
+        return _spec(parse(text, suffix, where), where)
     if suffix in TEMPLATE_SUFFIXES or not suffix:
         return {"template": text}
     raise InvalidInput(
@@ -41,7 +41,8 @@ def load(path: str | Path) -> dict[str, Any]:
     )
 
 
-def _parse(text: str, suffix: str, where: str) -> Any:
+def parse(text: str, suffix: str, where: str) -> Any:
+    """JSON (``.json``) or YAML text as data; errors name ``where`` and the line."""
     if suffix == ".json":
         try:
             return json.loads(text)

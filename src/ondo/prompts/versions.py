@@ -99,6 +99,10 @@ class PromptVersion:
     def __hash__(self) -> int:
         return hash((self.name, self.version, self.digest))
 
+    def __str__(self) -> str:
+        """The canonical identifier, so ``run.record_input(kind, version)`` records ``name/N``."""
+        return self.ref
+
     def __repr__(self) -> str:
         return f"PromptVersion({self.ref}, {self.digest[:19]})"
 

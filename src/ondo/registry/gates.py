@@ -1,9 +1,10 @@
-"""Gated promotion: an alias moves to a model version only if its evaluation results clear the bar.
+"""Gated promotion: an alias moves to a model (or prompt) version only if its evaluation results clear the bar.
 
 A requirement is ``<metric><op><number>`` such as ``mmlu.acc>=0.45`` (ops ``>= > <= < == !=``).
 It is checked against the latest values (``latest_metrics``) of the runs linked to that exact
 version: every run whose inputs name it (``run_inputs`` kind 'model', ref 'name/N'; evaluation
-runs record it as an input, the source run as an output), leaving out deleted runs and runs
+runs record it as an input, the source run as an output; for a prompt, kind 'prompt': the runs
+that rendered or used it, e.g. ``ondo.sweep``'s), leaving out deleted runs and runs
 that failed or were killed. When several linked runs logged the same metric, the most
 recently logged value counts. Each unmet requirement and each metric that no linked run
 logged is listed in ``GateFailed``; ``force=True`` with a ``reason`` promotes anyway, and the
@@ -27,7 +28,7 @@ from ondo.aliases.events import AliasEvent
 from ondo.errors import GateFailed, InvalidInput
 from ondo.ids import check_alias, parse_ref
 from ondo.registry import models
-from ondo.store.tables.core import experiments, latest_metrics, run_inputs, runs
+from ondo.store.tables.core import latest_metrics, run_inputs, runs
 from ondo.workspace import Workspace
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -104,8 +105,21 @@ def _value(value: float | None, flag: int) -> float:
     return {1: math.nan, 2: math.inf, 3: -math.inf}.get(int(flag or 0), value if value is not None else math.nan)
 
 
-def linked_metrics(ws: Workspace, ref: str, keys: Sequence[str]) -> dict[str, tuple[float, str]]:
-    """For each key, (value, run id) from the most recent log among runs linked to ``ref`` ('name/N')."""
+def link_condition(kind: str, name: str, ref: str, digest: str | None) -> sa.ColumnElement[bool]:
+    """``run_inputs`` rows that name this version: its canonical ref ('name/N'), or another identifier of
+    the same name ('name@production', 'name') recorded with this version's digest."""
+    same = run_inputs.c.ref == ref
+    if digest:
+        other_form = sa.or_(run_inputs.c.ref == name, run_inputs.c.ref.startswith(f"{name}@", autoescape=True),
+                            run_inputs.c.ref.startswith(f"{name}/", autoescape=True))
+        same = sa.or_(same, sa.and_(run_inputs.c.digest == digest, other_form))
+    return sa.and_(run_inputs.c.kind == kind, same)
+
+
+def linked_metrics(
+    ws: Workspace, version: Any, keys: Sequence[str], kind: str = models.KIND
+) -> dict[str, tuple[float, str]]:
+    """For each key, (value, run id) from the most recent log among runs linked to ``version``."""
     if not keys:
         return {}
     _flush_pending_metrics(ws)
@@ -118,10 +132,11 @@ def linked_metrics(ws: Workspace, ref: str, keys: Sequence[str]) -> dict[str, tu
             )
         )
         .where(
-            run_inputs.c.kind == models.KIND, run_inputs.c.ref == ref, latest_metrics.c.key.in_(list(keys)),
+            link_condition(kind, version.name, version.ref, version.digest), latest_metrics.c.key.in_(list(keys)),
             runs.c.deleted.is_(sa.false()), sa.func.lower(runs.c.status).not_in(_EXCLUDED_STATUSES),
         )
         .order_by(latest_metrics.c.timestamp, latest_metrics.c.run_id)
+        .distinct()
     )
     out: dict[str, tuple[float, str]] = {}
     with ws.read() as conn:
@@ -137,11 +152,24 @@ def _flush_pending_metrics(ws: Workspace) -> None:
         writer.writer_for(ws).flush()
 
 
-def check(ws: Workspace, ref: str, require: Sequence[str | Requirement]) -> list[GateCheck]:
-    """Evaluate each requirement against the runs linked to model version ``ref`` (any identifier)."""
+def _version(ws: Workspace, ref: str, kind: str) -> Any:
+    """The model or prompt version ``ref`` names (anything with .name, .version, .ref, .digest)."""
+    if kind == models.KIND:
+        return models.get(ws, ref)
+    if kind == "prompt":
+        from ondo.prompts import versions as prompt_versions
+
+        return prompt_versions.get(ws, ref)
+    raise InvalidInput(f"gates apply to 'model' or 'prompt' versions, not {kind!r}")
+
+
+def check(
+    ws: Workspace, ref: str, require: Sequence[str | Requirement], *, kind: str = models.KIND
+) -> list[GateCheck]:
+    """Evaluate each requirement against the runs linked to version ``ref`` (any identifier)."""
     reqs = [r if isinstance(r, Requirement) else parse_requirement(r) for r in require]
-    mv = models.get(ws, ref)
-    values = linked_metrics(ws, mv.ref, sorted({r.metric for r in reqs}))
+    mv = _version(ws, ref, kind)
+    values = linked_metrics(ws, mv, sorted({r.metric for r in reqs}), kind)
     checks = []
     for req in reqs:
         found = values.get(req.metric)
@@ -160,6 +188,7 @@ def promote(
     *,
     force: bool = False,
     reason: str | None = None,
+    kind: str = models.KIND,
 ) -> AliasEvent:
     """Point ``alias`` at the version ``ref`` names if every requirement holds (GateFailed lists each that does not).
 
@@ -170,8 +199,8 @@ def promote(
         raise InvalidInput("--force needs --reason: say why the gate is overridden (it is recorded)", field="reason")
     parse_ref(ref)
     reqs = [r if isinstance(r, Requirement) else parse_requirement(r) for r in require]
-    mv = models.get(ws, ref)
-    checks = check(ws, mv.ref, reqs)
+    mv = _version(ws, ref, kind)
+    checks = check(ws, mv.ref, reqs, kind=kind)
     failures = [c.message for c in checks if not c.passed]
     if failures and not force:
         raise GateFailed(f"{mv.ref} to {mv.name}@{alias}", failures)
@@ -179,18 +208,9 @@ def promote(
         "version": mv.version, "digest": mv.digest, "require": [str(r) for r in reqs],
         "checks": [c.to_dict() for c in checks], "forced": bool(force), "failures": failures,
     }
-    return aliases.move(ws, models.KIND, mv.name, alias, mv.version, reason=reason, action="promote", details=details)
+    event = aliases.move(ws, kind, mv.name, alias, mv.version, reason=reason, action="promote", details=details)
+    if kind == "prompt":
+        from ondo.prompts.versions import _invalidate
 
-
-def linked_runs(ws: Workspace, ref: str) -> list[dict[str, Any]]:
-    """Runs linked to model version ``ref`` ('name/N'): id, experiment, status, role, start time."""
-    q = (
-        sa.select(runs.c.id, runs.c.name, runs.c.status, runs.c.start_time, runs.c.end_time,
-                  experiments.c.name.label("experiment"), run_inputs.c.role)
-        .select_from(run_inputs.join(runs, runs.c.id == run_inputs.c.run_id).outerjoin(
-            experiments, experiments.c.id == runs.c.experiment_id))
-        .where(run_inputs.c.kind == models.KIND, run_inputs.c.ref == ref, runs.c.deleted.is_(sa.false()))
-        .order_by(runs.c.start_time, runs.c.id)
-    )
-    with ws.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        _invalidate(ws, mv.name)
+    return event

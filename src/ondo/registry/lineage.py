@@ -20,6 +20,7 @@ from ondo.aliases.events import AliasEvent
 from ondo.errors import NotFound
 from ondo.ids import parse_ref
 from ondo.registry import models
+from ondo.registry.gates import link_condition
 from ondo.registry.times import iso
 from ondo.store.tables.core import experiments, latest_metrics, run_inputs, runs
 from ondo.workspace import Workspace
@@ -123,9 +124,11 @@ def _run_details(conn: sa.Connection, edges: Sequence[tuple[str, str]]) -> list[
     return out
 
 
-def _edges(conn: sa.Connection, kind: str, ref: str, source_run: str | None) -> list[tuple[str, str]]:
-    q = sa.select(run_inputs.c.run_id, run_inputs.c.role).where(run_inputs.c.kind == kind, run_inputs.c.ref == ref)
-    edges = [(r.run_id, r.role) for r in conn.execute(q)]
+def _edges(conn: sa.Connection, kind: str, version: Any, source_run: str | None) -> list[tuple[str, str]]:
+    q = sa.select(run_inputs.c.run_id, run_inputs.c.role).where(
+        link_condition(kind, version.name, version.ref, version.digest)
+    ).distinct()
+    edges = sorted({(r.run_id, r.role) for r in conn.execute(q)})
     if source_run and not any(rid == source_run for rid, _ in edges):
         edges.append((source_run, "output"))
     return edges
@@ -147,7 +150,7 @@ def _datasets(declared: Sequence[dict[str, Any]], run_list: Sequence[dict[str, A
 def model_lineage(ws: Workspace, ref: str) -> Lineage:
     mv = models.get(ws, ref)
     with ws.read() as conn:
-        run_list = _run_details(conn, _edges(conn, models.KIND, mv.ref, mv.run_id))
+        run_list = _run_details(conn, _edges(conn, models.KIND, mv, mv.run_id))
     events = aliases.history(ws, models.KIND, mv.name)
     subject = {**mv.to_dict()}
     return Lineage("model", subject, _datasets(mv.datasets, run_list), run_list, _alias_periods(events, mv.version))
@@ -158,7 +161,7 @@ def prompt_lineage(ws: Workspace, ref: str) -> Lineage:
 
     pv = prompt_versions.get(ws, ref)
     with ws.read() as conn:
-        run_list = _run_details(conn, _edges(conn, prompt_versions.KIND, pv.ref, None))
+        run_list = _run_details(conn, _edges(conn, prompt_versions.KIND, pv, None))
     events = aliases.history(ws, prompt_versions.KIND, pv.name)
     subject = {**pv.to_dict(), "kind": "chat" if pv.is_chat else "text", "source": pv.model or ""}
     return Lineage("prompt", subject, _datasets([], run_list), run_list, _alias_periods(events, pv.version))

@@ -94,6 +94,10 @@ class ModelVersion:
     def __hash__(self) -> int:
         return hash((self.name, self.version, self.digest))
 
+    def __str__(self) -> str:
+        """The canonical identifier, so ``run.record_input(kind, version)`` records ``name/N``."""
+        return self.ref
+
     def __repr__(self) -> str:
         return f"ModelVersion({self.ref}, {self.kind}, {self.digest[:19]})"
 
