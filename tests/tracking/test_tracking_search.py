@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import time
+import uuid
+
 import pytest
-from hypothesis import given
+import sqlalchemy as sa
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ondo
 from ondo.client import Client
 from ondo.errors import InvalidInput
-from ondo.tracking.search import Clause, number_spellings, parse_filter, parse_order_by
+from ondo.store.tables import core
+from ondo.tracking.search import Clause, number_spellings, parse_filter, parse_order_by, search_runs
+from ondo.workspace import Workspace
 
 
 @pytest.fixture
@@ -169,3 +176,55 @@ def test_number_spellings_examples() -> None:
     assert {"0.0003"} <= set(number_spellings("3e-4"))
     assert {"3", "3.0"} <= set(number_spellings("3"))
     assert number_spellings("adam") == ["adam"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(
+        st.sampled_from([None, math.nan, -math.inf, 0.1, 0.5, 0.5, 0.9, math.inf]), min_size=0, max_size=12
+    ),
+    descending=st.booleans(),
+    page_size=st.integers(min_value=1, max_value=5),
+)
+def test_metric_sort_pages_match_a_reference_sort(
+    values: list[float | None], descending: bool, page_size: int
+) -> None:
+    """The index-walking metric sort agrees with a plain sort: values first (ties by name), then the rest."""
+    ws = Workspace.default()
+    exp = uuid.uuid4().hex
+    now = time.time()
+    rows = [(uuid.uuid4().hex, f"run-{i:02d}", v) for i, v in enumerate(values)]
+
+    def fill(conn: sa.Connection) -> None:
+        conn.execute(core.experiments.insert().values(id=exp, name=exp, created_at=now))
+        for rid, name, v in rows:
+            conn.execute(
+                core.runs.insert().values(
+                    id=rid, experiment_id=exp, name=name, status="finished", start_time=now, deleted=False
+                )
+            )
+            if v is not None:
+                conn.execute(
+                    core.latest_metrics.insert().values(
+                        run_id=rid, key="acc", step=0, value=None if math.isnan(v) else v, timestamp=now,
+                        flag=1 if math.isnan(v) else 0,
+                    )
+                )  # fmt: skip
+
+    ws.write(fill)
+    ranked = sorted((r for r in rows if r[2] is not None and not math.isnan(r[2])), key=lambda r: r[1])
+    ranked.sort(key=lambda r: r[2], reverse=descending)  # type: ignore[arg-type,return-value]
+    rest = sorted((r for r in rows if r[2] is None or math.isnan(r[2])), key=lambda r: r[1])
+    expected = [name for _, name, _ in ranked + rest]
+    got: list[str] = []
+    token = None
+    while True:
+        page = search_runs(
+            ws, experiment=exp, order_by=[f"metrics.acc {'DESC' if descending else 'ASC'}", "attributes.name"],
+            page_size=page_size, page_token=token,
+        )  # fmt: skip
+        got += [r.name or "" for r in page]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert got == expected

@@ -238,19 +238,13 @@ def start_run(
         except TypeError:
             raise InvalidInput(f"seed must be an integer, got {seed!r}") from None
     parent = active_run()
-    run_id = _runs.create_run(ws, exp_id, name=name, seed=seed, env=environment.capture(), note=note)
+    all_tags = dict(tags or {})
+    if parent is not None:
+        all_tags.setdefault(PARENT_TAG, parent.id)
+    run_id = _runs.create_run(
+        ws, exp_id, name=name, seed=seed, env=environment.capture(), note=note, params=params, tags=all_tags
+    )
     run = Run(ws, run_id, exp_name, exp_id, name)
-    try:
-        if params:
-            run.log_params(params)
-        all_tags = dict(tags or {})
-        if parent is not None:
-            all_tags.setdefault(PARENT_TAG, parent.id)
-        if all_tags:
-            run.set_tags(all_tags)
-    except BaseException:
-        _runs.end_run(ws, run_id, "failed")
-        raise
     if seed is not None:
         _apply_seed(seed)
     heartbeat.HEARTBEAT.add(ws, run_id)

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ondo.errors import Conflict, InvalidInput, NotFound
+from ondo.store.tables import core
 from ondo.store.tables.core import (
     artifacts,
     experiments,
@@ -121,7 +122,10 @@ def create_run(
     seed: int | None = None,
     env: Environment | None = None,
     note: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> str:
+    """Insert a 'running' run with its first params and tags, in one transaction."""
     run_id = uuid.uuid4().hex
     now = time.time()
     values: dict[str, Any] = {
@@ -146,7 +150,23 @@ def create_run(
             python_version=env.python_version,
             packages=env.packages,
         )
-    ws.write(lambda conn: conn.execute(runs.insert().values(**values)))
+    param_rows = [
+        {"run_id": run_id, "key": check_key(k, "param"), "value": param_text(v)}
+        for k, v in (params or {}).items()
+    ]
+    tag_rows = [
+        {"run_id": run_id, "key": check_key(k, "tag"), "value": param_text(v)}
+        for k, v in (tags or {}).items()
+    ]
+
+    def _write(conn: sa.Connection) -> None:
+        conn.execute(runs.insert().values(**values))
+        if param_rows:
+            conn.execute(core.params.insert(), param_rows)
+        if tag_rows:
+            conn.execute(core.tags.insert(), tag_rows)
+
+    ws.write(_write)
     return run_id
 
 

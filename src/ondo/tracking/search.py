@@ -399,6 +399,76 @@ def _decode_token(token: str | None) -> int:
     return offset
 
 
+def _ordered(
+    q: sa.Select[Any], order: Sequence[OrderTerm], first_alias: int = 0
+) -> tuple[sa.Select[Any], list[sa.ColumnElement[Any]]]:
+    """Join what ``order`` sorts by onto ``q`` and return the sort keys (missing values last)."""
+    sort: list[sa.ColumnElement[Any]] = []
+    for n, term in enumerate(order, start=first_alias):
+        col: sa.ColumnElement[Any]
+        if term.entity in ("metric", "param", "tag"):
+            table = {"metric": latest_metrics, "param": params, "tag": tags}[term.entity].alias(f"o{n}")
+            q = q.outerjoin(table, sa.and_(table.c.run_id == runs.c.id, table.c.key == term.key))
+            col = table.c.value
+        elif term.key in _NUMBER_ATTRS:
+            col = _NUMBER_ATTRS[term.key]
+        elif term.key == "experiment":
+            exp = experiments.alias(f"o{n}")
+            q = q.outerjoin(exp, exp.c.id == runs.c.experiment_id)
+            col = exp.c.name
+        else:
+            col = _STRING_ATTRS[term.key]
+        sort.append(sa.case((col.is_(None), 1), else_=0))
+        sort.append(col.desc() if term.descending else col.asc())
+    return q, [*sort, runs.c.start_time.desc(), runs.c.id]
+
+
+def _page_ids(
+    conn: sa.Connection,
+    base: sa.Select[Any],
+    conds: list[sa.ColumnElement[bool]],
+    order: Sequence[OrderTerm],
+    offset: int,
+    limit: int,
+) -> list[str]:
+    """Ids of rows ``offset .. offset+limit`` of the sorted result."""
+    if not order or order[0].entity != "metric":
+        q, sort = _ordered(base, order)
+        return list(conn.execute(q.where(*conds).order_by(*sort).limit(limit).offset(offset)).scalars())
+
+    # Sorted by a metric first: walk the (key, value) index of latest_metrics instead of sorting
+    # every run. Find the value at position offset+limit, take the runs up to it (ties included)
+    # in full order, then runs without a value for that metric.
+    head, rest = order[0], order[1:]
+    lm = latest_metrics.alias("o_head")
+    has_value = sa.and_(lm.c.key == head.key, lm.c.value.is_not(None))
+    with_metric = base.join(lm, lm.c.run_id == runs.c.id).where(has_value, *conds)
+    value_order = lm.c.value.desc() if head.descending else lm.c.value.asc()
+    want = offset + limit
+    boundary = conn.execute(
+        with_metric.with_only_columns(lm.c.value).order_by(value_order).limit(1).offset(want - 1)
+    ).scalar()
+    q = with_metric
+    if boundary is not None:
+        q = q.where(lm.c.value >= boundary if head.descending else lm.c.value <= boundary)
+    q, sort = _ordered(q, rest, first_alias=1)
+    ranked = list(conn.execute(q.order_by(value_order, *sort).limit(want)).scalars())
+    page = ranked[offset:]
+    if len(ranked) == want:
+        return page
+    missing = ~sa.exists().where(
+        latest_metrics.c.run_id == runs.c.id,
+        latest_metrics.c.key == head.key,
+        latest_metrics.c.value.is_not(None),
+    )
+    q, sort = _ordered(base.where(missing), rest, first_alias=1)
+    tail_offset = max(0, offset - len(ranked))
+    tail = conn.execute(
+        q.where(*conds).order_by(*sort).limit(limit - len(page)).offset(tail_offset)
+    ).scalars()
+    return page + list(tail)
+
+
 def search_runs(
     ws: Workspace,
     experiment: str | Sequence[str] | None = None,
@@ -412,14 +482,14 @@ def search_runs(
     """Runs matching ``filter`` in ``experiment`` (a name, names, or all), sorted and paginated."""
     clauses = parse_filter(filter)
     order = parse_order_by(order_by)
-    if not isinstance(page_size, int) or page_size < 1:
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
         raise InvalidInput(f"page_size must be a positive integer, got {page_size!r}", field="page_size")
     offset = _decode_token(page_token)
     heartbeat.reap(ws)
 
-    q = sa.select(runs.c.id).select_from(runs)
+    base = sa.select(runs.c.id).select_from(runs)
     if any(c.entity == "attribute" and c.key == "experiment" for c in clauses):
-        q = q.join(experiments, experiments.c.id == runs.c.experiment_id)
+        base = base.join(experiments, experiments.c.id == runs.c.experiment_id)
     conds: list[sa.ColumnElement[bool]] = []
     if not include_deleted:
         conds.append(runs.c.deleted == sa.false())
@@ -428,26 +498,7 @@ def search_runs(
             names = [experiment] if isinstance(experiment, str) else list(experiment)
             conds.append(runs.c.experiment_id.in_(_experiments.resolve_ids(conn, names)))
         conds.extend(clause_condition(c) for c in clauses)
-        sort: list[sa.ColumnElement[Any]] = []
-        for n, term in enumerate(order):
-            col: sa.ColumnElement[Any]
-            if term.entity in ("metric", "param", "tag"):
-                table = {"metric": latest_metrics, "param": params, "tag": tags}[term.entity].alias(f"o{n}")
-                q = q.outerjoin(table, sa.and_(table.c.run_id == runs.c.id, table.c.key == term.key))
-                col = table.c.value
-            elif term.key in _NUMBER_ATTRS:
-                col = _NUMBER_ATTRS[term.key]
-            elif term.key == "experiment":
-                exp = experiments.alias(f"o{n}")
-                q = q.outerjoin(exp, exp.c.id == runs.c.experiment_id)
-                col = exp.c.name
-            else:
-                col = _STRING_ATTRS[term.key]
-            sort.append(sa.case((col.is_(None), 1), else_=0))
-            sort.append(col.desc() if term.descending else col.asc())
-        sort += [runs.c.start_time.desc(), runs.c.id]
-        q = q.where(*conds).order_by(*sort).limit(page_size + 1).offset(offset)
-        ids = list(conn.execute(q).scalars())
+        ids = _page_ids(conn, base, conds, order, offset, page_size + 1)
         more = len(ids) > page_size
         items = load_runs(conn, ids[:page_size])
     return RunPage(items, _encode_token(offset + page_size) if more else None)
