@@ -136,3 +136,22 @@ def test_html_page_hides_names_until_vote(workspace: Any) -> None:
     assert res.status_code == 200 and "model-x" in res.text and "model-y" in res.text
     assert "All done" in client.get("/human/page", params={"annotator": "zoe"}).text
     assert "page" in client.get("/human").text
+
+
+def test_queue_from_traces(workspace: Any) -> None:
+    from ondo.traces import span
+    from ondo.traces.tracer import flush
+
+    for i in range(3):
+        with span("chat", kind="llm", input={"messages": [{"role": "user", "content": f"question {i}?"}]}) as s:
+            s.set_model("assistant", 2, alias="production")
+            s.set_output({"role": "assistant", "content": f"answer {i}."})
+    with span("retrieve", kind="retrieval", input="q") as s:
+        s.set_output(["doc"])
+    flush()
+    q = human.queue_from_traces(workspace, "from-traces")
+    assert q.kind == "rating" and q.items == 3 and q.rubric
+    item = human.next_item(workspace, "from-traces", "ann")
+    assert item is not None and item.prompt.startswith("question") and item.left.startswith("answer")
+    res = human.cast_vote(workspace, item.item_id, "ann", rating=8)
+    assert res.left_model == "assistant/2"

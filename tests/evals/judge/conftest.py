@@ -75,5 +75,50 @@ def shown_answers() -> Callable[[ChatRequest], tuple[str, str]]:
     return answers_in
 
 
-def pytest_configure(config: Any) -> None:  # keep the helper importable by name too
-    pass
+@pytest.fixture
+def fake_openai_server() -> Any:
+    """A local OpenAI-compatible server: a judge prompt gets a verdict, anything else a short answer."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    seen: list[dict[str, Any]] = []
+
+    async def chat(request: Request) -> JSONResponse:
+        body = await request.json()
+        seen.append(body)
+        user = body["messages"][-1]["content"]
+        if "[[A]]" in str(body["messages"]) or "Assistant A" in user:
+            text = "A is better. [[A]]"
+        elif "[[rating]]" in str(body["messages"]):
+            text = "Solid. Rating: [[6]]"
+        else:
+            text = f"my answer ({len(user)})"
+        return JSONResponse({"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+
+    class Handle:
+        url = f"http://127.0.0.1:{port}/v1"
+        requests = seen
+
+    yield Handle()
+    server.should_exit = True
+    thread.join(timeout=10)

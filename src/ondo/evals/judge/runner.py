@@ -129,6 +129,47 @@ def _load(spec: Any, *, cache: bool, concurrency: int | None = None, ws: Workspa
     return model
 
 
+def _is_spec(spec: str) -> bool:
+    from ondo.llm.spec import SCHEMES
+
+    return spec.startswith(("http://", "https://")) or spec.partition(":")[0] in SCHEMES
+
+
+def _resolve_model(spec: Any, su: Suite, ws: Workspace, *, cache: bool, concurrency: int, run: Any,
+                   recorded: set[str]) -> Any:
+    """A model to generate answers with: a spec (``local:smollm2``), a registry version
+    (``assistant@staging``, recorded on the run with its digest), or a Model object."""
+    if not isinstance(spec, str) or _is_spec(spec):
+        return _load(spec, cache=cache, concurrency=concurrency, ws=ws)
+    from ondo.errors import NotFound
+
+    try:
+        from ondo.llm import load_model_from_source
+        from ondo.registry import models as registry
+    except ImportError:  # pragma: no cover - the registry is part of ondo
+        registry = None  # type: ignore[assignment]
+    if registry is not None:
+        try:
+            mv = registry.get(ws, spec)
+        except NotFound:
+            mv = None
+        except InvalidInput:
+            mv = None
+        if mv is not None:
+            if run is not None:
+                run.record_input("model", mv.ref, digest=mv.digest)
+            recorded.add(spec)
+            model = load_model_from_source(mv.api if mv.is_api else str(mv.source))
+            if cache:
+                from ondo.llm import CachedModel
+
+                return CachedModel(model, ws)
+            return model
+    known = su.published_models() + (registry.names(ws) if registry is not None else [])
+    raise NotFound("model (published MT-Bench answer set, registered model or spec such as local:smollm2)",
+                   spec, known)
+
+
 def _name(spec: Any) -> str:
     if isinstance(spec, str):
         return spec
@@ -194,19 +235,22 @@ def evaluate_mt_bench(
     if not record:
         return asyncio.run(_evaluate(ws, su, specs, names, questions, judge_model, judge_name, mode, base_name, limiter,
                                      max_retries, judge_max_tokens, answer_max_tokens, constrain, prompt_alias, seed,
-                                     cache, None))
+                                     cache, None, set()))
     import ondo
 
     with ondo.start_run(experiment=experiment, params=params, tags={"eval": "mt_bench", "mode": mode},
                         workspace=ws) as run:
+        recorded: set[str] = set()
         result = asyncio.run(_evaluate(ws, su, specs, names, questions, judge_model, judge_name, mode, base_name,
                                        limiter, max_retries, judge_max_tokens, answer_max_tokens, constrain,
-                                       prompt_alias, seed, cache, run))
+                                       prompt_alias, seed, cache, run, recorded))
         result.run_id = str(run.id)
         _store(ws, result, run)
         run.log_metrics(result.metrics())
         run.log_dict(result.summary(), "mt_bench_summary.json")
         for spec, name in zip(specs, names, strict=True):
+            if name in recorded:
+                continue  # a registry version, already recorded with its digest
             digest = getattr(spec, "fingerprint", None) if not isinstance(spec, str) else None
             run.record_input("model", name, digest=digest if isinstance(digest, str) else None)
         run.record_input("model", judge_name)
@@ -217,7 +261,7 @@ def evaluate_mt_bench(
 async def _evaluate(ws: Workspace, su: Suite, specs: list[Any], names: list[str], questions: list[Question],
                     judge_model: Any, judge_name: str, mode: str, baseline: str | None, limiter: Limiter,
                     max_retries: int, judge_max_tokens: int, answer_max_tokens: int, constrain: str,
-                    prompt_alias: str | None, seed: int, cache: bool, run: Any) -> MTBenchResult:
+                    prompt_alias: str | None, seed: int, cache: bool, run: Any, recorded: set[str]) -> MTBenchResult:
     t0 = time.perf_counter()
     answers: dict[str, dict[int, tuple[str, ...]]] = {}
     generated: set[str] = set()
@@ -229,7 +273,7 @@ async def _evaluate(ws: Workspace, su: Suite, specs: list[Any], names: list[str]
                 raise InvalidInput(f"published answers of {spec} lack questions {missing}")
             answers[name] = {q.question_id: published[q.question_id] for q in questions}
         else:
-            model = _load(spec, cache=cache, concurrency=limiter.limit, ws=ws)
+            model = _resolve_model(spec, su, ws, cache=cache, concurrency=limiter.limit, run=run, recorded=recorded)
             answers[name] = await generate_answers(model, questions, limiter=limiter, max_tokens=answer_max_tokens,
                                                    seed=seed)
             generated.add(name)
