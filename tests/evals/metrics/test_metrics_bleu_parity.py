@@ -155,7 +155,7 @@ def test_korean_bleu_uses_morphemes_and_records_the_tokenizer(korquad_rows):
 def test_bad_inputs_are_refused_clearly():
     with pytest.raises(InvalidInput, match="2 predictions but 1 references"):
         metrics.bleu(["a", "b"], ["a"])
-    with pytest.raises(OndoError, match="unknown BLEU tokenizer 'ko-mecab'.*ko-kiwi"):
+    with pytest.raises(OndoError, match=r"unknown BLEU tokenizer 'ko-mecab'.*ko-kiwi"):
         metrics.bleu(["a"], ["a"], tokenize="ko-mecab")
     with pytest.raises(OndoError, match="smooth_method"):
         metrics.bleu(["a"], ["a"], smooth_method="magic")

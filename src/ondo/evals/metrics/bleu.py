@@ -39,8 +39,8 @@ def _my_log(x: float) -> float:
 
 
 def compute_bleu(
-    correct: list[float],
-    total: list[float],
+    correct: Sequence[float],
+    total: Sequence[float],
     sys_len: int,
     ref_len: int,
     smooth_method: str = "none",
@@ -56,7 +56,7 @@ def compute_bleu(
         raise OndoError(f"unknown smooth_method '{smooth_method}'; choose one of: {', '.join(SMOOTH_DEFAULTS)}")
     if smooth_value is None:
         smooth_value = SMOOTH_DEFAULTS[smooth_method]
-    correct, total = list(correct), list(total)
+    correct, total = list(correct), list(total)  # sacrebleu edits copies (add-k), never the caller's stats
     bp = 1.0
     if sys_len < ref_len:
         bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
@@ -152,17 +152,17 @@ def corpus_statistics(
     stats: list[list[int]] = []
     for hyp, refs in zip(hypotheses, references, strict=True):
         hi = index[hyp]
-        ref_idx = [index[r] for r in refs]
+        ref_idx = [index[text] for text in refs]
         hyp_len = len(ids[hi])
-        ref_len = _closest_ref_len(hyp_len, [len(ids[r]) for r in ref_idx])
+        ref_len = _closest_ref_len(hyp_len, [len(ids[ri]) for ri in ref_idx])
         hyp_counts = counts(hi)
         if len(ref_idx) == 1:
             ref_counts = counts(ref_idx[0])
         else:
             ref_counts = [Counter(c) for c in counts(ref_idx[0])]
-            for r in ref_idx[1:]:
-                for merged, other in zip(ref_counts, counts(r), strict=True):
-                    for gram, cnt in other.items():
+            for ri in ref_idx[1:]:
+                for merged, more in zip(ref_counts, counts(ri), strict=True):
+                    for gram, cnt in more.items():
                         if cnt > merged[gram]:
                             merged[gram] = cnt
         correct = [0] * max_ngram_order

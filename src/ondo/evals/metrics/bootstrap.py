@@ -31,6 +31,7 @@ def bootstrap_matrix(
     if n_samples <= 0:
         raise ValueError("n_samples must be positive")
     n = matrix.shape[0]
+    columns = np.ascontiguousarray(matrix.T)
     sample_mean = np.zeros((n_samples, matrix.shape[1]))
     per_chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
     done = 0
@@ -38,7 +39,8 @@ def bootstrap_matrix(
         k = min(per_chunk, n_samples - done)
         # one randint call of k*n draws consumes the stream exactly like k calls of n draws
         idx = rng.randint(0, n, size=(k, n))
-        sample_mean[done : done + k] = matrix[idx].mean(axis=1)
+        for j, column in enumerate(columns):  # a gather per measure: contiguous, far faster than 3-D
+            sample_mean[done : done + k, j] = np.take(column, idx).mean(axis=1)
         done += k
     delta = (1 - confidence_interval) / 2
     q = 100 * np.array([delta, 0.5, 1 - delta])

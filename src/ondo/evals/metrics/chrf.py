@@ -135,8 +135,8 @@ def chrf(
         best_f = -1.0
         for ref in item_refs:
             stats: list[int] = []
-            for h, r in zip(hyp_grams, grams(ref), strict=True):
-                stats.extend(_match_stats(h, r))
+            for h_grams, r_grams in zip(hyp_grams, grams(ref), strict=True):
+                stats.extend(_match_stats(h_grams, r_grams))
             f = _f_score(stats, order, beta, eps_smoothing)
             if f > best_f:
                 best_f, best_stats = f, stats

@@ -38,22 +38,33 @@ def lcs_length(a: Sequence[int], b: Sequence[int]) -> int:
     return len(b) - (v & ((1 << len(b)) - 1)).bit_count()
 
 
-def lcs_indices(ref: Sequence[int], can: Sequence[int]) -> list[int]:
-    """Indices into ``ref`` of the LCS that rouge-score's ``lcs_ind(ref, can)`` returns."""
+def match_masks(seq: Sequence[int]) -> dict[int, int]:
+    """Bit masks of the positions of each token of ``seq`` (reusable across :func:`lcs_indices` calls)."""
+    return _match_masks(seq)
+
+
+def lcs_indices(ref: Sequence[int], can: Sequence[int], masks: dict[int, int] | None = None) -> list[int]:
+    """Indices into ``ref`` of the LCS that rouge-score's ``lcs_ind(ref, can)`` returns.
+
+    rouge-score backtracks from the bottom-right corner: diagonal on a match, else left when
+    ``T[i][j-1] > T[i-1][j]``, else up. With ``dh = T[i][j] - T[i][j-1]`` (0 exactly where bit
+    j-1 of ``V_i`` is 1) and ``dv = T[i][j] - T[i-1][j]``, "left" means ``dv == 1 and dh == 0``,
+    so the popcounts are only needed where that bit is set.
+    """
     m, n = len(ref), len(can)
     if not m or not n:
         return []
-    masks = _match_masks(can)
-    get = masks.get
+    get = (masks if masks is not None else _match_masks(can)).get
     full = (1 << n) - 1
     v = full
     rows = [v]
+    append = rows.append
     for tok in ref:
         mk = get(tok)
         if mk:
             u = v & mk
             v = ((v + u) | (v - u)) & full
-        rows.append(v)
+        append(v)
     out: list[int] = []
     i, j = m, n
     while i > 0 and j > 0:
@@ -62,12 +73,12 @@ def lcs_indices(ref: Sequence[int], can: Sequence[int]) -> list[int]:
             i -= 1
             j -= 1
         else:
-            # T[i][j-1] > T[i-1][j] ?
-            left = (j - 1) - (rows[i] & ((1 << (j - 1)) - 1)).bit_count()
-            up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
-            if left > up:
-                j -= 1
-            else:
-                i -= 1
+            row = rows[i]
+            if (row >> (j - 1)) & 1:
+                low = (1 << j) - 1
+                if (rows[i - 1] & low).bit_count() - (row & low).bit_count() == 1:
+                    j -= 1
+                    continue
+            i -= 1
     out.reverse()
     return out

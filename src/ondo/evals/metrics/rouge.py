@@ -22,8 +22,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from ondo.errors import InvalidInput, OndoError
-from ondo.evals.metrics.lcs import lcs_indices, lcs_length
+from ondo.evals.metrics.lcs import lcs_indices, lcs_length, match_masks
+from ondo.evals.metrics.ngrams import NgramIndex
 from ondo.evals.metrics.references import as_reference_lists
 from ondo.evals.metrics.results import RougeResult, RougeScore
 from ondo.evals.metrics.stemmer import porter_stem
@@ -149,10 +152,13 @@ def _summary_level_lcs(ref_sents: list[list[int]], can_sents: list[list[int]]) -
     for s in can_sents:
         cnt_c.update(s)
     hits = 0
+    can_masks = [match_masks(c) for c in can_sents]
+    can_vocab = [set(mk) for mk in can_masks]
     for r in ref_sents:
         union: set[int] = set()
-        for c in can_sents:
-            union.update(lcs_indices(r, c))
+        for c, masks, vocab in zip(can_sents, can_masks, can_vocab, strict=True):
+            if not vocab.isdisjoint(r):
+                union.update(lcs_indices(r, c, masks))
         for i in sorted(union):
             t = r[i]
             if cnt_c[t] > 0 and cnt_r[t] > 0:
@@ -179,6 +185,27 @@ def _check_types(rouge_types: Sequence[str]) -> list[tuple[str, int]]:
             out.append((t, int(m.group(1))))
     if not out:
         raise OndoError("no ROUGE type requested")
+    return out
+
+
+def _rouge_n_all(
+    texts: list[_Text], pair_pred: list[int], pair_ref: list[int], orders: list[tuple[str, int]]
+) -> dict[str, list[RougeScore]]:
+    """rouge-score's ``_score_ngrams`` for every pair, vectorised (same float operations, same order)."""
+    index = NgramIndex([t.flat for t in texts])
+    pred = np.asarray(pair_pred, dtype=np.int64)
+    ref = np.asarray(pair_ref, dtype=np.int64)
+    out: dict[str, list[RougeScore]] = {}
+    for name, n in orders:
+        inter = index.overlap(pred, ref, n).astype(np.float64)
+        totals = index.totals(n)
+        precision = inter / np.maximum(totals[pred], 1)
+        recall = inter / np.maximum(totals[ref], 1)
+        denom = precision + recall
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
+        make = RougeScore._make
+        out[name] = [make(row) for row in zip(precision.tolist(), recall.tolist(), f.tolist(), strict=True)]
     return out
 
 
@@ -231,22 +258,35 @@ def rouge(
     lookup = vocab.__getitem__
     texts = [_Text(list(map(lookup, words))) for words in rouge_words_many(uniq, tok)]
 
-    items: list[dict[str, RougeScore]] = []
+    # every (item, reference) pair; ROUGE-N for all of them at once
+    pair_pred: list[int] = []
+    pair_ref: list[int] = []
     for pred_text, item_refs in zip(preds, refs, strict=True):
-        pred = texts[index[pred_text]]
-        best: dict[str, RougeScore] | None = None
+        pi = index[pred_text]
         for ref_text in item_refs:
-            ref = texts[index[ref_text]]
+            pair_pred.append(pi)
+            pair_ref.append(index[ref_text])
+    ngram_scores: dict[str, list[RougeScore]] = {}
+    if any(n > 0 for _, n in types):
+        ngram_scores = _rouge_n_all(texts, pair_pred, pair_ref, [(name, n) for name, n in types if n > 0])
+
+    items: list[dict[str, RougeScore]] = []
+    k = 0
+    for item_refs in refs:
+        best: dict[str, RougeScore] | None = None
+        for _ in item_refs:
+            pred, ref = texts[pair_pred[k]], texts[pair_ref[k]]
             scores: dict[str, RougeScore] = {}
             lcs_score: RougeScore | None = None
             for name, n in types:
                 if n > 0:
-                    scores[name] = _score_ngrams(ref, pred, n)
+                    scores[name] = ngram_scores[name][k]
                 elif n == 0 or (ref.lines is None and pred.lines is None):
                     lcs_score = lcs_score or _score_lcs(ref, pred)
                     scores[name] = lcs_score
                 else:
                     scores[name] = _summary_level_lcs(ref.sentences(), pred.sentences())
+            k += 1
             if best is None:
                 best = scores
             else:
