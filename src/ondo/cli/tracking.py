@@ -3,15 +3,51 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 import typer
 from rich.table import Table
 
 from ondo.cli.output import JsonOption, console, print_json, print_table
 from ondo.client import Client
+from ondo.config import Settings
+from ondo.errors import StoreError
 from ondo.tracking.runs import RunInfo
+
+F = TypeVar("F", bound=Callable[..., Any])
+_BROKEN_STORE = (
+    "malformed",
+    "not a database",
+    "disk i/o error",
+    "readonly",
+    "unable to open",
+    "disk is full",
+)
+
+
+def store_guard(fn: F) -> F:
+    """A store that breaks mid-command (corrupt page, full disk) is a one-line StoreError, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except sa.exc.DatabaseError as exc:
+            text = str(exc.orig)
+            if not any(m in text.lower() for m in _BROKEN_STORE):
+                raise
+            settings = Settings.from_env()
+            where = settings.store_url.removeprefix("sqlite:///") if settings.is_sqlite else "the store"
+            raise StoreError(
+                f"{where} cannot be read or written ({text}); restore it from a backup or set ONDO_HOME"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
 
 experiments_app = typer.Typer(help="Experiments: named groups of runs.", no_args_is_help=True)
 runs_app = typer.Typer(help="Runs: list, show, compare and delete recorded runs.", no_args_is_help=True)
@@ -47,6 +83,7 @@ def _summary(values: dict[str, Any], limit: int = 4, fmt: Any = str) -> str:
 
 # -- experiments -----------------------------------------------------------------------------------
 @experiments_app.command("list")
+@store_guard
 def experiments_list(json_out: bool = JsonOption) -> None:
     """List experiments with their run counts."""
     exps = Client().list_experiments()
@@ -62,6 +99,7 @@ def experiments_list(json_out: bool = JsonOption) -> None:
 
 # -- runs ------------------------------------------------------------------------------------------
 @runs_app.command("list")
+@store_guard
 def runs_list(
     experiment: list[str] | None = typer.Option(
         None, "--experiment", "-e", help="Only runs of this experiment (repeatable)."
@@ -109,6 +147,7 @@ def runs_list(
 
 
 @runs_app.command("show")
+@store_guard
 def runs_show(
     run_id: str = typer.Argument(..., help="Run id, unique id prefix, or run name."),
     json_out: bool = JsonOption,
@@ -207,6 +246,7 @@ def compare(runs: list[RunInfo]) -> dict[str, Any]:
 
 
 @runs_app.command("compare")
+@store_guard
 def runs_compare(
     run_ids: list[str] = typer.Argument(..., help="Two or more runs (id, id prefix or name)."),
     json_out: bool = JsonOption,
@@ -246,6 +286,7 @@ def runs_compare(
 
 
 @runs_app.command("delete")
+@store_guard
 def runs_delete(
     run_id: str = typer.Argument(..., help="Run id, unique id prefix, or run name."),
     purge: bool = typer.Option(
@@ -262,6 +303,7 @@ def runs_delete(
 
 
 @runs_app.command("history")
+@store_guard
 def runs_history(
     run_id: str = typer.Argument(..., help="Run id, unique id prefix, or run name."),
     key: str = typer.Argument(..., help="Metric key."),

@@ -7,6 +7,7 @@ SQLite runs in WAL mode with a busy timeout, and every write transaction goes th
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
@@ -47,7 +48,8 @@ def _sqlite_engine(url: str) -> Engine:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create ondo home {folder}: {exc.strerror}") from exc
-        probe = folder / ".ondo-write-probe"
+        # one probe name per process: concurrent processes opening one store must not delete each other's
+        probe = folder / f".ondo-write-probe-{os.getpid()}-{random.getrandbits(32):08x}"
         try:
             probe.write_bytes(b"")
             probe.unlink()
