@@ -103,6 +103,14 @@ def swapped(item_id: str, annotator: str) -> bool:
     return hashlib.sha256(f"{item_id}\x00{annotator}".encode()).digest()[0] & 1 == 1
 
 
+def check_annotator(name: str) -> str:
+    """People's names, not identifiers: any printable text up to 255 characters (spaces allowed)."""
+    text = str(name or "").strip()
+    if not text or len(text) > 255 or any(not ch.isprintable() for ch in text):
+        raise InvalidInput(f"annotator must be a name of 1-255 printable characters, got {name!r}", field="annotator")
+    return text
+
+
 def _check_choice(choice: str) -> str:
     if choice not in CHOICES:
         raise InvalidInput(f"unknown choice {choice!r}; expected one of {', '.join(CHOICES)}", field="choice")
@@ -176,7 +184,7 @@ def list_queues(ws: Workspace) -> list[Queue]:
 
 def next_item(ws: Workspace, queue: str, annotator: str) -> BlindItem | None:
     """The first item this annotator has not voted on, shown blind; None when the queue is done."""
-    check_name(annotator, "annotator")
+    annotator = check_annotator(annotator)
     q = get_queue(ws, queue)
     voted = sa.select(human_votes.c.item_id).where(human_votes.c.queue_id == q.id,
                                                    human_votes.c.annotator == annotator)
@@ -210,7 +218,7 @@ def cast_vote(ws: Workspace, item_id: str, annotator: str, *, side: str | None =
     """Store a vote. A blind pairwise vote gives ``side`` (left / right / tie / bothbad, as shown to this
     annotator); ``choice`` (model_a / model_b / tie / tie (bothbad)) records one in the item's own terms.
     A rating item takes ``rating`` (1-10). Returns the vote with the model names revealed."""
-    check_name(annotator, "annotator")
+    annotator = check_annotator(annotator)
     with ws.read() as conn:
         row = conn.execute(sa.select(human_items).where(human_items.c.id == item_id)).first()
     if row is None:
