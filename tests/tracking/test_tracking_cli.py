@@ -164,3 +164,32 @@ def test_unknown_run_via_the_real_command(two_runs: tuple[str, str], ondo_home: 
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "error: run 'deadbeef' not found"
     assert Client().get_run(two_runs[0]).status == "finished"
+
+
+def test_store_corrupted_after_use_gives_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ondo.config import Settings
+    from ondo.workspace import Workspace
+
+    home = tmp_path / "home"
+    ws = Workspace(
+        Settings(home=home, store_url=f"sqlite:///{home / 'ondo.db'}", artifacts_url=str(home / "b"))
+    )
+    for _ in range(10):
+        with ondo.start_run(experiment="c", workspace=ws) as r:
+            r.log_metrics({f"k{j}": j for j in range(40)})
+    ws.close()
+    db = home / "ondo.db"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    data = bytearray(db.read_bytes())
+    page = 4096
+    data[2 * page :] = b"\xff" * (len(data) - 2 * page)  # keep the header, wreck the tables
+    db.write_bytes(bytes(data))
+    for command in (["runs", "list"], ["experiments", "list"], ["runs", "show", r.id]):
+        proc = _ondo(home, *command)
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
