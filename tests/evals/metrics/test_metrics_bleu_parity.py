@@ -163,3 +163,11 @@ def test_bad_inputs_are_refused_clearly():
         metrics.bleu([None], ["a"])  # type: ignore[list-item]
     with pytest.raises(InvalidInput, match="no reference"):
         metrics.chrf(["a"], [[]])
+
+
+def test_tokenizer_spelling_aliases():
+    a = metrics.bleu(["the cat sat"], ["the cat sat down"], tokenize="char")
+    assert metrics.bleu(["the cat sat"], ["the cat sat down"], tokenizer="char") == a
+    assert metrics.rouge(["서울"], ["서울"], tokenize="unicode").tokenizer == "unicode"
+    with pytest.raises(OndoError, match="disagree"):
+        metrics.bleu(["a"], ["a"], tokenize="13a", tokenizer="char")

@@ -163,3 +163,21 @@ def test_smollm2_rolling_loglikelihood_equals_lm_eval_hflm(shared_data):
     assert ours == pytest.approx([float(x) for x in theirs], rel=1e-4)
     res = metrics.rolling_perplexity(metrics.TransformersScorer(model, tok, max_length=128), texts)
     assert 1 < res.word_perplexity < 1e4 and 0 < res.bits_per_byte < 4
+
+
+def test_an_ondo_llm_model_is_scored_through_loglikelihood_with_an_empty_context():
+    from ondo.llm.types import LoglikelihoodRequest, LoglikelihoodResult
+
+    seen: list[LoglikelihoodRequest] = []
+
+    class FakeModel:  # the shape of an ondo.llm model: async batched loglikelihood
+        capabilities = frozenset({"loglikelihood"})
+
+        async def loglikelihood(self, requests):
+            seen.extend(requests)
+            return [LoglikelihoodResult(logprob=-2.0 * len(r.continuation), is_greedy=False) for r in requests]
+
+    res = metrics.rolling_perplexity(FakeModel(), ["one two", "three"])
+    assert [(r.context, r.continuation) for r in seen] == [("", "one two"), ("", "three")]
+    assert res.loglikelihood == -24.0 and res.words == 3
+    assert res.word_perplexity == pytest.approx(math.exp(24.0 / 3))

@@ -180,7 +180,11 @@ def corpus_statistics(
     return stats
 
 
-def _resolve_tokenizer(tokenize: str | None, lang: str | None) -> BleuTokenizer:
+def _resolve_tokenizer(tokenize: str | None, lang: str | None, tokenizer: str | None = None) -> BleuTokenizer:
+    if tokenizer is not None:
+        if tokenize is not None and tokenize != tokenizer:
+            raise OndoError(f"tokenize='{tokenize}' and tokenizer='{tokenizer}' disagree; give one")
+        tokenize = tokenizer
     if tokenize is None:
         tokenize = BLEU_LANG_DEFAULTS.get((lang or "").lower(), "13a")
     return bleu_tokenizer(tokenize)
@@ -205,6 +209,7 @@ def bleu(
     tokenize: str | None = None,
     lang: str | None = None,
     lowercase: bool = False,
+    tokenizer: str | None = None,
     smooth_method: str = "exp",
     smooth_value: float | None = None,
     max_ngram_order: int = MAX_NGRAM_ORDER,
@@ -220,9 +225,9 @@ def bleu(
     refs = as_reference_lists(references, len(hyps), metric="bleu")
     if smooth_method not in SMOOTH_DEFAULTS:
         raise OndoError(f"unknown smooth_method '{smooth_method}'; choose one of: {', '.join(SMOOTH_DEFAULTS)}")
-    tokenizer = _resolve_tokenizer(tokenize, lang)
-    stats = corpus_statistics(hyps, refs, tokenizer, lowercase, max_ngram_order)
-    return _result_from_stats(stats, refs, tokenizer, lowercase, smooth_method, smooth_value, effective_order,
+    tok = _resolve_tokenizer(tokenize, lang, tokenizer)
+    stats = corpus_statistics(hyps, refs, tok, lowercase, max_ngram_order)
+    return _result_from_stats(stats, refs, tok, lowercase, smooth_method, smooth_value, effective_order,
                               max_ngram_order)
 
 
@@ -262,6 +267,7 @@ def sentence_bleu(
     tokenize: str | None = None,
     lang: str | None = None,
     lowercase: bool = False,
+    tokenizer: str | None = None,
     smooth_method: str = "exp",
     smooth_value: float | None = None,
     max_ngram_order: int = MAX_NGRAM_ORDER,
@@ -271,7 +277,7 @@ def sentence_bleu(
     if not isinstance(prediction, str):
         raise InvalidInput("prediction must be a string", field="prediction")
     refs = [references] if isinstance(references, str) else list(references)
-    return bleu([prediction], [refs], tokenize=tokenize, lang=lang, lowercase=lowercase,
+    return bleu([prediction], [refs], tokenize=tokenize, tokenizer=tokenizer, lang=lang, lowercase=lowercase,
                 smooth_method=smooth_method, smooth_value=smooth_value, max_ngram_order=max_ngram_order,
                 effective_order=effective_order)
 
@@ -283,6 +289,7 @@ def sentence_scores(
     tokenize: str | None = None,
     lang: str | None = None,
     lowercase: bool = False,
+    tokenizer: str | None = None,
     smooth_method: str = "exp",
     smooth_value: float | None = None,
     max_ngram_order: int = MAX_NGRAM_ORDER,
@@ -291,8 +298,8 @@ def sentence_scores(
     """Sentence BLEU of every item (as ``sacrebleu.sentence_bleu`` item by item), tokenized in one pass."""
     hyps = _check_hypotheses(predictions)
     refs = as_reference_lists(references, len(hyps), metric="bleu")
-    tokenizer = _resolve_tokenizer(tokenize, lang)
-    stats = corpus_statistics(hyps, refs, tokenizer, lowercase, max_ngram_order)
+    tok = _resolve_tokenizer(tokenize, lang, tokenizer)
+    stats = corpus_statistics(hyps, refs, tok, lowercase, max_ngram_order)
     out = []
     for row in stats:
         score, *_ = compute_bleu(row[2 : 2 + max_ngram_order], row[2 + max_ngram_order :], row[0], row[1],

@@ -126,11 +126,14 @@ def rolling_perplexity(model: RollingScorer | Callable[[Sequence[str]], Sequence
                        texts: Sequence[str]) -> RollingPerplexity:
     """Word/byte perplexity and bits per byte of ``texts`` under ``model`` (lm-eval's definitions).
 
-    ``model`` has ``loglikelihood_rolling(texts) -> [float | (float, ...)]`` or is such a callable.
+    ``model`` has ``loglikelihood_rolling(texts) -> [float | (float, ...)]``, is such a callable,
+    or is an ``ondo.llm`` model (see :class:`LLMRollingScorer`).
     """
     texts = list(texts)
     if hasattr(model, "loglikelihood_rolling"):
         lls = model.loglikelihood_rolling(texts)
+    elif hasattr(model, "loglikelihood") and hasattr(model, "capabilities"):
+        lls = LLMRollingScorer(model).loglikelihood_rolling(texts)
     elif callable(model):
         lls = model(texts)
     else:
@@ -248,3 +251,25 @@ class TransformersScorer:
             windows = rolling_windows(self.encode(text), self.prefix_token_id, self.max_length, 1)
             out.append(sum(self._continuation_logprob(ctx, cont) for ctx, cont in windows))
         return out
+
+
+class LLMRollingScorer:
+    """An ``ondo.llm`` model as a :class:`RollingScorer`.
+
+    Each text is one ``loglikelihood`` request with an empty context; the provider scores it
+    after the prefix token (BOS, else EOS) exactly as lm-eval's first rolling window does. That
+    equals lm-eval's rolling log-likelihood for every text that fits the model's context window;
+    longer texts need a provider that implements ``loglikelihood_rolling`` itself.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[float]:
+        import asyncio
+
+        from ondo.llm.types import LoglikelihoodRequest
+
+        requests = [LoglikelihoodRequest(context="", continuation=t) for t in texts]
+        results = asyncio.run(self.model.loglikelihood(requests))
+        return [float(r.logprob) for r in results]

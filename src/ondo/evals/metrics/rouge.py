@@ -223,6 +223,7 @@ def rouge(
     use_stemmer: bool = False,
     tokenizer: str | None = None,
     lang: str | None = None,
+    tokenize: str | None = None,
     n_samples: int = 1000,
     confidence_interval: float = 0.95,
     seed: int = 0,
@@ -241,6 +242,10 @@ def rouge(
         if not isinstance(p, str):
             raise InvalidInput(f"prediction #{i + 1} is {type(p).__name__}, expected a string", field="prediction")
     types = _check_types(rouge_types)
+    if tokenize is not None:  # BLEU's spelling, accepted as an alias
+        if tokenizer is not None and tokenizer != tokenize:
+            raise OndoError(f"tokenizer='{tokenizer}' and tokenize='{tokenize}' disagree; give one")
+        tokenizer = tokenize
     tok = resolve_rouge_tokenizer(tokenizer, lang)
 
     index: dict[str, int] = {}
