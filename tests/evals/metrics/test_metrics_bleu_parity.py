@@ -171,3 +171,11 @@ def test_tokenizer_spelling_aliases():
     assert metrics.rouge(["서울"], ["서울"], tokenize="unicode").tokenizer == "unicode"
     with pytest.raises(OndoError, match="disagree"):
         metrics.bleu(["a"], ["a"], tokenize="13a", tokenizer="char")
+
+
+def test_ko_kiwi_batch_tokenization_equals_line_by_line(korquad_rows):
+    from ondo.evals.metrics.tokenizers import bleu_tokenizer
+
+    tok = bleu_tokenizer("ko-kiwi")
+    lines = [row["question"] for row in korquad_rows[:20]] + ["", "  ", "English and 한국어 mixed 123."]
+    assert tok.tokens_many(lines) == [tok(line).split() for line in lines]

@@ -204,6 +204,15 @@ class BleuTokenizer:
         """Token lists for many lines (the fast path for 13a)."""
         if self.name == "13a":
             return tokenize_13a_many(lines)
+        if self.name == "ko-kiwi":  # one kiwipiepy batch instead of a call per line
+            stripped = [line.strip() for line in lines]
+            todo = [i for i, line in enumerate(stripped) if line]
+            out: list[list[str]] = [[] for _ in lines]
+            if todo:
+                analysed = korean_morphemes_many([stripped[i] for i in todo])
+                for i, forms in zip(todo, analysed, strict=True):
+                    out[i] = " ".join("".join(form.split()) for form in forms).split()
+            return out
         fn = self._fn
         return [fn(line).split() for line in lines]
 
