@@ -111,3 +111,13 @@ def test_prompt_promote_through_a_gate(workspace: Workspace, tmp_path: Path) -> 
     assert code == 0 and json.loads(out)["promoted"] is True
     code, out = ondo_cli("lineage", "qa/1", "--json")
     assert json.loads(out)["kind"] == "prompt" and json.loads(out)["runs"][0]["id"] == run.id
+
+
+def test_register_inline_template_or_file_option(workspace: Workspace, tmp_path: Path) -> None:
+    code, out = ondo_cli("prompts", "register", "greet", "--template", "Hi {{ name }}", "--json")
+    assert code == 0 and json.loads(out)["template"] == "Hi {{ name }}"
+    (tmp_path / "g.txt").write_text("Hello {{ name }}")
+    code, out = ondo_cli("prompts", "register", "greet", "--file", tmp_path / "g.txt", "--json")
+    assert code == 0 and json.loads(out)["version"] == 2
+    code, out = ondo_cli("prompts", "register", "greet")
+    assert code == 1 and "give the prompt once" in out

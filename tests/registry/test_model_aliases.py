@@ -35,6 +35,7 @@ def test_set_alias_records_who_when_from_to_why(three_versions: str, monkeypatch
         (None, 1, "alice", "first release", "set"), (1, 2, "alice", "better", "set")
     ]
     assert before <= hist[0].created_at <= hist[1].created_at <= time.time()
+    assert (e2.who, e2.when, e2.version) == ("alice", e2.created_at, 2)
     assert ondo.models.get("summarizer@production").version == 2
 
 

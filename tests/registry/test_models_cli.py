@@ -93,6 +93,8 @@ def test_register_errors_exit_1_and_register_nothing(workspace: Workspace, tmp_p
     assert code == 1 and "does not exist" in out and "missing.gguf" in out and "Traceback" not in out
     code, out = ondo_cli("models", "register", "summarizer")
     assert code == 1 and "exactly one of source" in out
+    code, out = ondo_cli("models", "register", "summarizer", "--source", tmp_path / "missing.gguf")
+    assert code == 1 and "does not exist" in out
     code, out = ondo_cli("models", "list", "--json")
     assert json.loads(out) == []
     code, out = ondo_cli("models", "show", "summarizer")

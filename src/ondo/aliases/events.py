@@ -45,6 +45,19 @@ class AliasEvent:
     created_at: float
     details: dict[str, Any] | None = None
 
+    @property
+    def who(self) -> str:
+        return self.actor
+
+    @property
+    def when(self) -> float:
+        return self.created_at
+
+    @property
+    def version(self) -> int | None:
+        """The version the alias pointed at after this event (``to_version``)."""
+        return self.to_version
+
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 

@@ -98,6 +98,7 @@ def print_at(rows: list[dict[str, Any]], json_out: bool) -> None:
 def register_cmd(
     name: str = typer.Argument(..., help="Model name, e.g. summarizer."),
     source: str | None = typer.Argument(None, help="Local weights: a GGUF file, a Hugging Face or LoRA directory."),
+    source_opt: str | None = typer.Option(None, "--source", "-s", help="Same as SOURCE."),
     provider: str | None = typer.Option(None, "--provider", help="API model: provider (openai, anthropic, vllm...)."),
     model: str | None = typer.Option(None, "--model", help="API model: the provider's model id."),
     snapshot: str | None = typer.Option(None, "--snapshot", help="API model: pinned snapshot, e.g. gpt-4o-mini-2024-07-18."),
@@ -113,6 +114,10 @@ def register_cmd(
     json_out: bool = JsonOption,
 ) -> None:
     """Register a new model version from local weights or an API model spec."""
+    if source_opt is not None:
+        if source is not None and source != source_opt:
+            raise InvalidInput("give the source once (SOURCE or --source)", field="source")
+        source = source_opt
     api: dict[str, Any] | None = None
     if api_file is not None:
         api = _load_api_file(api_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,6 +20,7 @@ from ondo.cli.models import (
     split_alias_args,
 )
 from ondo.cli.output import JsonOption, console, print_json, print_table
+from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
 app = typer.Typer(help="Prompt registry: versions, aliases, diff, history, rollback.", no_args_is_help=True)
@@ -27,7 +29,11 @@ app = typer.Typer(help="Prompt registry: versions, aliases, diff, history, rollb
 @app.command("register")
 def register_cmd(
     name: str = typer.Argument(..., help="Prompt name, e.g. summarize."),
-    file: Path = typer.Argument(..., help="A template (.j2, .jinja, .txt, .md) or a YAML/JSON spec (template or messages)."),
+    file: Path | None = typer.Argument(
+        None, help="A template (.j2, .jinja, .txt, .md) or a YAML/JSON spec (template or messages)."
+    ),
+    file_opt: Path | None = typer.Option(None, "--file", "-f", help="Same as FILE."),
+    template: str | None = typer.Option(None, "--template", "-t", help="The template text itself, instead of a file."),
     model: str | None = typer.Option(None, "--model", help="The model the prompt is written for."),
     param: list[str] | None = typer.Option(None, "--param", "-p", help="Model param KEY=VALUE (repeatable)."),
     var: list[str] | None = typer.Option(None, "--var", help="Declared variable (repeatable; default: what the template reads)."),
@@ -38,7 +44,10 @@ def register_cmd(
     json_out: bool = JsonOption,
 ) -> None:
     """Register a prompt version from a file; identical content returns the existing version."""
-    spec = prompts.load_file(file)
+    path = file or file_opt
+    if (path is None) == (template is None):
+        raise InvalidInput("give the prompt once: a FILE (or --file) or --template TEXT", field="template")
+    spec: dict[str, Any] = prompts.load_file(path) if path is not None else {"template": template}
     if model is not None:
         spec["model"] = model
     if param:
