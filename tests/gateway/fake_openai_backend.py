@@ -44,8 +44,7 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport subclass
         self.backend._transports.add(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -86,6 +85,7 @@ class _Protocol(asyncio.Protocol):
             return
         model = str(body.get("model", ""))
         self.backend.seen_models.append(model)
+        self.backend.seen_bodies.append(body)
         if model == "hang":
             return
         if model.startswith("fail-"):
@@ -146,6 +146,7 @@ class FakeBackend:
         self.port = port or free_port()
         self.requests = 0
         self.seen_models: list[str] = []
+        self.seen_bodies: list[dict[str, Any]] = []
         self._transports: set[asyncio.Transport] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None

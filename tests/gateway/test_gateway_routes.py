@@ -264,3 +264,55 @@ def test_official_openai_client(workspace: Workspace, assistant: FakeBackend) ->
     assert chat.model == "assistant/1" and chat.choices[0].message.content == "echo: hey"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: a b"
     assert emb.data[0].embedding == [3.0, 0.5, -0.25, 0.0]
+
+
+@pytest.mark.parametrize("passthrough", [True, False])
+def test_fast_and_typed_paths_answer_alike(workspace: Workspace, backend: FakeBackend, passthrough: bool) -> None:
+    """The pooled passthrough and the typed ondo.llm path give the same answers and apply the
+    version's registered defaults (params, system prompt) the same way."""
+    registry.register(workspace, "tuned", api={**api(backend, "m9"), "params": {"temperature": 0.1, "max_tokens": 7},
+                                               "system_prompt": "Be brief."})
+    app = create_app(workspace, config=GatewayConfig(passthrough=passthrough))
+
+    async def go() -> tuple[Any, Any, Any]:
+        async with asgi_client(app) as c:
+            chat = await c.post("/v1/chat/completions", json=chat_body("tuned/1", content="q", max_tokens=3))
+            comp = await c.post("/v1/completions", json={"model": "tuned/1", "prompt": "p"})
+            emb = await c.post("/v1/embeddings", json={"model": "tuned/1", "input": "abcd"})
+            return chat, comp, emb
+
+    chat, comp, emb = run(go)
+    assert chat.status_code == comp.status_code == emb.status_code == 200, (chat.text, comp.text, emb.text)
+    assert chat.json()["model"] == comp.json()["model"] == emb.json()["model"] == "tuned/1"
+    assert chat.json()["choices"][0]["message"]["content"] == "echo: q"
+    assert comp.json()["choices"][0]["text"] == " world"
+    assert emb.json()["data"][0]["embedding"] == [4.0, 0.5, -0.25, 0.0]
+    sent = backend.seen_bodies[0]
+    assert sent["model"] == "m9" and sent["max_tokens"] == 3  # the client's own value wins
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert backend.seen_bodies[1]["max_tokens"] == 7  # the version's default fills the gap
+    assert app.state.gateway.tracer.flush(30)
+    spans = list_spans(workspace, bodies=True)
+    assert {s.name for s in spans} == {"chat", "text_completion", "embeddings"}
+    assert all(s.served_by == "tuned/1" and s.status == "ok" and s.input_tokens for s in spans)
+
+
+def test_retryable_upstream_status_goes_through_the_provider_retries(
+    workspace: Workspace, backend: FakeBackend
+) -> None:
+    registry.register(workspace, "busy", api=api(backend, "fail-429"))
+    app = create_app(workspace)
+    gateway = app.state.gateway
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    async def go() -> Any:
+        model = await gateway.resolver.provider(gateway.resolver.resolve("busy/1"))
+        model.max_retries, model._sleep = 2, no_wait
+        async with asgi_client(app) as c:
+            return await c.post("/v1/chat/completions", json=chat_body("busy/1"))
+
+    r = run(go)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "upstream_rate_limited"
+    assert backend.requests == 1 + 3  # the fast attempt, then the provider's first try and 2 retries

@@ -62,6 +62,9 @@ class GatewayConfig(BaseModel):
     upstream_concurrency: int = Field(default=256, ge=1)
     #: provider instances kept loaded (least recently used ones are closed)
     max_loaded_models: int = Field(default=8, ge=1)
+    #: forward OpenAI-compatible requests as they are over pooled connections (off: always translate
+    #: through ondo.llm's typed requests)
+    passthrough: bool = True
     #: fall back to the next choice also on upstream 4xx answers (off: a bad request fails at once)
     fallback_on_client_errors: bool = False
 

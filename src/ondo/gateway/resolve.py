@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ondo.errors import InvalidInput, NotFound
+from ondo.gateway import passthrough, upstream
 from ondo.gateway.config import GatewayConfig, Route
 from ondo.ids import Ref, parse_ref
 from ondo.store.tables.aliases import aliases
@@ -47,6 +48,7 @@ class Target:
     cache_key: str  # identity of the provider instance
     source: Any  # what ``ondo.llm.load_model_from_source`` takes
     raw: bool
+    defaults: dict[str, Any] | None = None  # the version's registered decoding params
 
     @property
     def served_as(self) -> str:
@@ -101,11 +103,13 @@ class Resolver:
         self.config = config or GatewayConfig()
         self._aliases = _AliasReader(ws)
         self._alias_cache: dict[tuple[str, str], tuple[float, int]] = {}
-        self._versions: dict[tuple[str, int], tuple[str, Any]] = {}  # immutable: (digest, source)
+        self._versions: dict[tuple[str, int], tuple[str, Any]] = {}  # immutable: (cache key, source)
         self._digests: dict[tuple[str, str], int] = {}
         self._models: OrderedDict[str, Any] = OrderedDict()
         self._loading: dict[str, asyncio.Future[Any]] = {}
         self._rng = random.Random()
+        self._transport: Any = None
+        self._fast: dict[str, Any] = {}
 
     # -- routing ------------------------------------------------------------------------------------
     def plan(self, model: str, user: str | None = None) -> tuple[list[str], bool]:
@@ -143,9 +147,8 @@ class Resolver:
             return Target(model, model, None, None, "spec:" + model, model, True)
         ref = parse_ref(model)
         version = self._version_of(ref)
-        digest, source = self._version_info(ref.name, version)
-        key = f"{ref.name}/{version}:{digest}:{_source_key(source)}"
-        return Target(model, ref.name, version, ref.alias, key, source, False)
+        key, source = self._version_info(ref.name, version)
+        return Target(model, ref.name, version, ref.alias, key, source, False, _defaults_of(source))
 
     def _version_of(self, ref: Ref) -> int:
         if ref.version is not None:
@@ -193,10 +196,13 @@ class Resolver:
         return [f"{r.name}@{r.alias}" for r in rows]
 
     def _version_info(self, name: str, version: int) -> tuple[str, Any]:
+        """(provider cache key, source) of an immutable version, read from the registry once."""
         hit = self._versions.get((name, version))
         if hit is None:
             v = _registry_get(self.ws, f"{name}/{version}")
-            hit = (str(getattr(v, "digest", "") or ""), source_of(v, self.ws))
+            source = source_of(v, self.ws)
+            key = f"{name}/{version}:{getattr(v, 'digest', '') or ''}:{_source_key(source)}"
+            hit = (key, source)
             self._versions[(name, version)] = hit
         return hit
 
@@ -222,24 +228,60 @@ class Resolver:
         fut.set_result(model)
         self._models[target.cache_key] = model
         while len(self._models) > self.config.max_loaded_models:
-            _, old = self._models.popitem(last=False)
+            old_key, old = self._models.popitem(last=False)
+            route = self._fast.pop(old_key, None)
+            if route is not None:
+                route.pool.close()
             asyncio.get_running_loop().create_task(_close(old))
         return model
 
     def _load(self, target: Target) -> Any:
         from ondo.llm import load_model, load_model_from_source
 
-        model = load_model(target.source) if target.raw else load_model_from_source(target.source)
-        _prepare(model, self.config.upstream_concurrency)
+        opts = self._http_opts(target)
+        model = load_model(target.source, **opts) if target.raw else load_model_from_source(target.source, **opts)
+        _register_secrets(model)
         return model
+
+    def _http_opts(self, target: Target) -> dict[str, Any]:
+        """Constructor options for HTTP providers: many requests in flight, and the aiohttp wire."""
+        src = target.source
+        if target.raw:
+            is_http = isinstance(src, str) and (src.startswith(("http://", "https://", "openai:", "ollama:")))
+        else:
+            is_http = isinstance(src, dict) and bool(src.get("provider")) and not src.get("spec") and \
+                str(src["provider"]).lower() not in _LOCAL_PROVIDERS
+        if not is_http:
+            return {}
+        opts: dict[str, Any] = {"max_concurrency": self.config.upstream_concurrency}
+        if self._transport is None and upstream.available():
+            self._transport = upstream.AiohttpTransport(limit=max(64, self.config.upstream_concurrency * 2))
+        if self._transport is not None:
+            opts["transport"] = self._transport
+        return opts
+
+    def fast_route(self, target: Target, model: Any) -> Any:
+        """The passthrough route for ``model`` (None when it is not an OpenAI-compatible provider)."""
+        key = target.cache_key
+        if key in self._fast:
+            return self._fast[key]
+        route = passthrough.route_for(model, self.config.upstream_concurrency) if self.config.passthrough else None
+        self._fast[key] = route
+        return route
 
     def loaded(self) -> list[str]:
         return list(self._models)
 
     async def aclose(self) -> None:
+        for route in self._fast.values():
+            if route is not None:
+                route.pool.close()
+        self._fast.clear()
         models, self._models = list(self._models.values()), OrderedDict()
         for m in models:
             await _close(m)
+        if self._transport is not None:
+            await self._transport.aclose()
 
 
 async def _close(model: Any) -> None:
@@ -249,9 +291,8 @@ async def _close(model: Any) -> None:
             await close()
 
 
-def _prepare(model: Any, n: int) -> None:
-    """Raise HTTP providers' requests in flight (their default suits evaluations; a gateway needs
-    many) and register their credentials as secrets."""
+def _register_secrets(model: Any) -> None:
+    """Register the providers' credentials as secrets: scrubbed from every trace and error."""
     seen: set[int] = set()
     stack = [model]
     while stack:
@@ -259,12 +300,26 @@ def _prepare(model: Any, n: int) -> None:
         if m is None or id(m) in seen:
             continue
         seen.add(id(m))
-        if type(m).__name__ == "OpenAICompatModel" and getattr(m, "_loop_state", None) is None:
-            m.max_concurrency = max(int(getattr(m, "max_concurrency", 1)), n)
         secret = getattr(m, "_key", None)
         if secret is not None and hasattr(secret, "get"):
-            register_secret(secret.get())  # the provider's credential is scrubbed from traces and errors
+            register_secret(secret.get())
         stack.extend(getattr(m, attr, None) for attr in ("inner", "generator", "scorer"))
+
+
+_LOCAL_PROVIDERS = frozenset({"hf", "transformers", "llamacpp", "local"})
+
+
+# request fields a registered version's params may default (OpenAI names)
+_DEFAULTABLE = ("temperature", "max_tokens", "top_p", "stop", "seed", "response_format")
+
+
+def _defaults_of(source: Any) -> dict[str, Any] | None:
+    if not isinstance(source, dict):
+        return None
+    params = source.get("params")
+    if not isinstance(params, dict):
+        return None
+    return {k: params[k] for k in _DEFAULTABLE if params.get(k) is not None} or None
 
 
 def _source_key(source: Any) -> str:

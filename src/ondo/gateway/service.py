@@ -22,12 +22,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ondo.gateway import passthrough
 from ondo.gateway.config import GatewayConfig
 from ondo.gateway.errors import GatewayError, bad_request, from_exception
 from ondo.gateway.keys import KEY_PREFIX, ApiKey, KeyGuard
 from ondo.gateway.metrics import GatewayMetrics
 from ondo.gateway.pricing import price
 from ondo.gateway.resolve import Resolver, Target, is_raw_spec
+from ondo.llm.types import Usage
 from ondo.traces.records import SpanRecord, new_span_id, new_trace_id
 from ondo.traces.redaction import Redactor, scrub
 from ondo.traces.tracer import Tracer
@@ -133,25 +135,42 @@ class Gateway:
         call = self._begin("chat", "/v1/chat/completions", body, caller)
         try:
             _check_messages(body)
-            request = ChatRequest.from_openai(body)
-        except ValidationError as exc:
-            raise self._fail(call, _validation_error(exc)) from None
-        except (ValueError, TypeError) as exc:
-            raise self._fail(call, bad_request(f"invalid request: {exc}")) from None
+            _check_sampling(body)
         except GatewayError as exc:
             raise self._fail(call, exc) from None
-        if request.stream:
-            return await self._chat_stream(call, request)
-        resp = await self._with_fallbacks(call, lambda model: model.chat(request))
+        def request(payload: dict[str, Any]) -> Any:  # the typed request, only when the provider path needs it
+            try:
+                return ChatRequest.from_openai(payload)
+            except ValidationError as exc:
+                raise _validation_error(exc) from None
+            except (ValueError, TypeError) as exc:
+                raise bad_request(f"invalid request: {exc}") from None
+
+        if body.get("stream"):
+            return await self._chat_stream(call, body, request)
+
+        async def answer(model: Any) -> Any:
+            payload = _with_defaults(body, call.target)
+            fast = await self._fast(call, model, "/chat/completions", payload, chat=True)
+            if fast is not None:
+                return fast
+            return await model.chat(request(payload))
+
+        resp = await self._with_fallbacks(call, answer)
         served = call.target.served_as if call.target else call.requested
-        raw = resp.raw
-        if isinstance(raw, dict) and raw.get("object") == "chat.completion" and raw.get("choices"):
-            out = dict(raw)
-            out["model"] = served
+        if isinstance(resp, dict):  # the upstream's own answer (fast path)
+            out = resp
+            usage = Usage.from_openai(out.get("usage"))
+            text = _message_text(out)
         else:
-            out = resp.to_openai_chat(model=served)
-        text = resp.text
-        return self._finish(call, out, resp.usage, output=text)
+            raw = resp.raw
+            if isinstance(raw, dict) and raw.get("object") == "chat.completion" and raw.get("choices"):
+                out = dict(raw)
+            else:
+                out = resp.to_openai_chat(model=served)
+            usage, text = resp.usage, resp.text
+        out["model"] = served
+        return self._finish(call, out, usage, output=text)
 
     async def completion(self, body: dict[str, Any], caller: Caller) -> Answer | StreamAnswer:
         from ondo.llm.types import GenerateRequest
@@ -165,20 +184,39 @@ class Gateway:
                                                     and isinstance(prompt[0], str)):
                 raise bad_request("'prompt' must be a string (token arrays and batches are not supported)",
                                   param="prompt")
-            request = GenerateRequest.from_openai({**body, "prompt": prompt if isinstance(prompt, str) else prompt[0]})
-        except ValidationError as exc:
-            raise self._fail(call, _validation_error(exc)) from None
-        except (ValueError, TypeError) as exc:
-            raise self._fail(call, bad_request(f"invalid request: {exc}")) from None
+            _check_sampling(body)
+            flat = {**body, "prompt": prompt if isinstance(prompt, str) else prompt[0], "stream": False}
         except GatewayError as exc:
             raise self._fail(call, exc) from None
-        resp = await self._with_fallbacks(call, lambda model: model.generate(request))
+
+        async def answer(model: Any) -> Any:
+            payload = _with_defaults(flat, call.target)
+            fast = await self._fast(call, model, "/completions", payload, chat=False)
+            if fast is not None:
+                return fast
+            try:
+                request = GenerateRequest.from_openai(payload)
+            except ValidationError as exc:
+                raise _validation_error(exc) from None
+            except (ValueError, TypeError) as exc:
+                raise bad_request(f"invalid request: {exc}") from None
+            return await model.generate(request)
+
+        resp = await self._with_fallbacks(call, answer)
         served = call.target.served_as if call.target else call.requested
-        out = resp.to_openai_completion(model=served)
-        answer = self._finish(call, out, resp.usage, output=resp.text)
+        if isinstance(resp, dict):
+            out = resp
+            usage = Usage.from_openai(out.get("usage"))
+            choices = out.get("choices") or [{}]
+            text = choices[0].get("text") if isinstance(choices[0], dict) else None
+        else:
+            out = resp.to_openai_completion(model=served)
+            usage, text = resp.usage, resp.text
+        out["model"] = served
+        answer_ = self._finish(call, out, usage, output=text)
         if body.get("stream"):
-            return StreamAnswer(answer.headers, _completion_as_stream(out))
-        return answer
+            return StreamAnswer(answer_.headers, _completion_as_stream(out))
+        return answer_
 
     async def embeddings(self, body: dict[str, Any], caller: Caller) -> Answer:
         call = self._begin("embeddings", "/v1/embeddings", body, caller)
@@ -191,8 +229,19 @@ class Gateway:
         if fmt not in ("float", "base64"):
             raise self._fail(call, bad_request("'encoding_format' must be 'float' or 'base64'",
                                                param="encoding_format"))
-        resp = await self._with_fallbacks(call, lambda model: model.embed(texts))
+
+        async def answer(model: Any) -> Any:
+            fast = await self._fast(call, model, "/embeddings", body, chat=False)
+            if fast is not None:
+                return fast
+            return await model.embed(texts)
+
+        resp = await self._with_fallbacks(call, answer)
         served = call.target.served_as if call.target else call.requested
+        if isinstance(resp, dict):
+            resp["model"] = served
+            usage = Usage.from_openai(resp.get("usage"))
+            return self._finish(call, resp, usage, output={"vectors": len(resp.get("data") or [])})
         data = []
         for i, vec in enumerate(resp.vectors):
             emb: Any = vec
@@ -205,6 +254,32 @@ class Gateway:
         out = {"object": "list", "data": data, "model": served,
                "usage": {"prompt_tokens": usage.input_tokens, "total_tokens": usage.input_tokens}}
         return self._finish(call, out, usage, output={"vectors": len(data)})
+
+    async def _fast(self, call: _Call, model: Any, path: str, body: dict[str, Any], *, chat: bool
+                    ) -> dict[str, Any] | None:
+        """One forward over the pooled connection; None hands over to the provider (and its retries)."""
+        assert call.target is not None
+        route = self.resolver.fast_route(call.target, model)
+        if route is None:
+            return None
+        try:
+            status, raw = await route.post(path, route.body(body, chat=chat))
+        except passthrough.UpstreamUnavailable:
+            return None
+        if status == 200:
+            try:
+                data = passthrough.parse(raw)
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else None
+        if status in passthrough.RETRY_STATUSES:
+            return None  # the provider retries with backoff (Retry-After honoured)
+        from ondo.llm.provider import ProviderError
+
+        raise ProviderError(
+            f"{call.provider or 'upstream'} {path} returned HTTP {status}: {_upstream_message(raw)}",
+            status_code=status, provider=call.provider or "",
+        )
 
     def models(self) -> list[dict[str, Any]]:
         """``/v1/models``: every alias and version in the registry, plus configured routes."""
@@ -400,7 +475,8 @@ class Gateway:
         return trace_id
 
     # -- streaming ------------------------------------------------------------------------------------
-    async def _chat_stream(self, call: _Call, request: Any) -> StreamAnswer:
+    async def _chat_stream(self, call: _Call, body: dict[str, Any], request: Callable[[dict[str, Any]], Any]
+                           ) -> StreamAnswer:
         """Start the stream on the first candidate that yields a first chunk (fallback is only
         possible before anything was sent), then relay it as server-sent events."""
         first_chunk: Any = None
@@ -408,7 +484,7 @@ class Gateway:
 
         async def start(model: Any) -> Any:
             nonlocal first_chunk, stream
-            agen = model.chat_stream(request)
+            agen = model.chat_stream(request(_with_defaults(body, call.target)))
             try:
                 first_chunk = await agen.__anext__()
             except StopAsyncIteration:
@@ -504,6 +580,56 @@ async def _completion_as_stream(out: dict[str, Any]) -> AsyncIterator[bytes]:
     chunk.pop("usage", None)
     yield b"data: " + _json(chunk) + b"\n\n"
     yield b"data: [DONE]\n\n"
+
+
+def _with_defaults(body: dict[str, Any], target: Target | None) -> dict[str, Any]:
+    """The body with the registry version's decoding defaults filled in where the client set none."""
+    defaults = target.defaults if target is not None else None
+    if not defaults:
+        return body
+    missing = {k: v for k, v in defaults.items() if body.get(k) is None}
+    return {**body, **missing} if missing else body
+
+
+def _check_sampling(body: dict[str, Any]) -> None:
+    """The type checks the typed request would do, without building it (the fast path skips it)."""
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        v = body.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise bad_request(f"'{name}' must be a number", param=name)
+    for name in ("max_tokens", "max_completion_tokens", "seed", "n"):
+        v = body.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise bad_request(f"'{name}' must be an integer", param=name)
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+        isinstance(stop, list) and all(isinstance(x, str) for x in stop)
+    ):
+        raise bad_request("'stop' must be a string or a list of strings", param="stop")
+    for name in ("response_format", "stream_options"):
+        v = body.get(name)
+        if v is not None and not isinstance(v, dict):
+            raise bad_request(f"'{name}' must be an object", param=name)
+
+
+def _message_text(out: dict[str, Any]) -> str | None:
+    choices = out.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message")
+        if isinstance(message, dict):
+            content = message.get("content")
+            return content if isinstance(content, str) else None
+    return None
+
+
+def _upstream_message(raw: bytes) -> str:
+    try:
+        data = passthrough.parse(raw)
+        err = data.get("error", data) if isinstance(data, dict) else data
+        text = str(err.get("message", err) if isinstance(err, dict) else err)
+    except ValueError:
+        text = raw[:500].decode("utf-8", "replace")
+    return scrub(text)[:500]
 
 
 def _check_messages(body: dict[str, Any]) -> None:
