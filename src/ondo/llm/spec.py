@@ -156,7 +156,7 @@ def load_model_from_source(source: str | dict[str, Any], **opts: Any) -> Model:
 # ---- internals ---------------------------------------------------------------------------------
 
 _LLAMA_ONLY = {"n_ctx", "n_threads", "n_gpu_layers", "chat_format", "verbose", "n_batch"}
-_HF_ONLY = {"batch_size", "max_length", "dtype", "torch_threads", "scoring", "convert_cache", "device",
+_HF_ONLY = {"batch_size", "row_tokens", "min_prefix", "max_length", "dtype", "torch_threads", "scoring", "convert_cache", "device",
             "max_batch_tokens"}
 
 

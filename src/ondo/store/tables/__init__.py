@@ -18,6 +18,7 @@ ALL_TABLE_MODULES: list[str] = [
     "judge",
     "registry",
     "evals",
+    "llm",
 ]
 
 for _mod in ALL_TABLE_MODULES:
