@@ -9,7 +9,7 @@ ondo.models.rollback("summarizer", alias="production")
 ondo.models.history("summarizer", alias="production")                # alias events, oldest first
 ondo.models.lineage("summarizer/4")                                  # datasets -> runs -> version -> aliases
 ```
-Every function takes an optional ``ws`` (a Workspace); by default the one the environment names.
+Every function takes an optional ``workspace``; by default the one the environment names.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ __all__ = [
 ]
 
 
-def _ws(ws: Workspace | None) -> Workspace:
-    return ws or Workspace.default()
+def _ws(workspace: Workspace | None) -> Workspace:
+    return workspace or Workspace.default()
 
 
 def register(
@@ -67,7 +67,7 @@ def register(
     base: Any = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
-    ws: Workspace | None = None,
+    workspace: Workspace | None = None,
 ) -> ModelVersion:
     """Register a new version: local weights (``source``: GGUF file, HF or LoRA directory) or ``api={...}``.
 
@@ -77,34 +77,34 @@ def register(
     path raises InvalidInput and registers nothing.
     """
     return _m.register(
-        _ws(ws), name, source, api=api, run_id=run_id, datasets=datasets, base=base,
+        _ws(workspace), name, source, api=api, run_id=run_id, datasets=datasets, base=base,
         description=description, tags=tags,
     )
 
 
-def get(ref: str, *, ws: Workspace | None = None) -> ModelVersion:
+def get(ref: str, *, workspace: Workspace | None = None) -> ModelVersion:
     """The version ``ref`` names: ``summarizer`` (latest), ``summarizer/4``, ``summarizer@production``, ``@sha256:..``."""
-    return _m.get(_ws(ws), ref)
+    return _m.get(_ws(workspace), ref)
 
 
-def list(name: str | None = None, *, ws: Workspace | None = None) -> builtins.list[Any]:
+def list(name: str | None = None, *, workspace: Workspace | None = None) -> builtins.list[Any]:
     """Every registered model (``ModelSummary``), or every version of ``name`` (``ModelVersion``), oldest first."""
     if name is None:
-        return _m.list_models(_ws(ws))
-    return _m.list_versions(_ws(ws), name)
+        return _m.list_models(_ws(workspace))
+    return _m.list_versions(_ws(workspace), name)
 
 
 def set_alias(
-    name: str, alias: str, version: int | None = None, *, reason: str | None = None, ws: Workspace | None = None
+    name: str, alias: str, version: int | None = None, *, reason: str | None = None, workspace: Workspace | None = None
 ) -> AliasEvent:
     """Point ``name@alias`` at ``version`` (or pass ``name`` as ``summarizer/3``), recording the event. No gate."""
-    return _m.set_alias(_ws(ws), name, alias, version, reason=reason)
+    return _m.set_alias(_ws(workspace), name, alias, version, reason=reason)
 
 
 def remove_alias(
-    name: str, alias: str | None = None, *, reason: str | None = None, ws: Workspace | None = None
+    name: str, alias: str | None = None, *, reason: str | None = None, workspace: Workspace | None = None
 ) -> AliasEvent:
-    return _m.remove_alias(_ws(ws), name, alias, reason=reason)
+    return _m.remove_alias(_ws(workspace), name, alias, reason=reason)
 
 
 def promote(
@@ -114,44 +114,44 @@ def promote(
     *,
     force: bool = False,
     reason: str | None = None,
-    ws: Workspace | None = None,
+    workspace: Workspace | None = None,
 ) -> AliasEvent:
     """Move ``alias`` to the version ``ref`` names if every requirement holds; else raise ``ondo.GateFailed``.
 
     Requirements such as ``"mmlu.acc>=0.45"`` are checked against the runs linked to the
     version. ``force=True`` (with a ``reason``) promotes anyway and records both in the event.
     """
-    return _gates.promote(_ws(ws), ref, alias, require, force=force, reason=reason)
+    return _gates.promote(_ws(workspace), ref, alias, require, force=force, reason=reason)
 
 
-def check(ref: str, require: Sequence[str | Requirement], *, ws: Workspace | None = None) -> builtins.list[GateCheck]:
+def check(ref: str, require: Sequence[str | Requirement], *, workspace: Workspace | None = None) -> builtins.list[GateCheck]:
     """Evaluate requirements for a version without moving anything (a dry run of ``promote``)."""
-    return _gates.check(_ws(ws), ref, require)
+    return _gates.check(_ws(workspace), ref, require)
 
 
 def rollback(
-    name: str, alias: str | None = None, *, reason: str | None = None, ws: Workspace | None = None
+    name: str, alias: str | None = None, *, reason: str | None = None, workspace: Workspace | None = None
 ) -> AliasEvent:
     """Move ``name@alias`` back to the version it held before; a second rollback goes one further back."""
-    return _m.rollback(_ws(ws), name, alias, reason=reason)
+    return _m.rollback(_ws(workspace), name, alias, reason=reason)
 
 
-def history(name: str, alias: str | None = None, *, ws: Workspace | None = None) -> builtins.list[AliasEvent]:
+def history(name: str, alias: str | None = None, *, workspace: Workspace | None = None) -> builtins.list[AliasEvent]:
     """The alias events of ``name`` (or of one alias), oldest first."""
-    return _m.history(_ws(ws), name, alias)
+    return _m.history(_ws(workspace), name, alias)
 
 
 def version_at(
-    name: str, alias: str, at: float | datetime | str, *, ws: Workspace | None = None
+    name: str, alias: str, at: float | datetime | str, *, workspace: Workspace | None = None
 ) -> int | None:
     """The version ``name@alias`` pointed at, at time ``at`` (epoch seconds, datetime or ISO 8601)."""
-    return _aliases.value_at(_ws(ws), _m.KIND, name, alias, to_epoch(at))
+    return _aliases.value_at(_ws(workspace), _m.KIND, name, alias, to_epoch(at))
 
 
-def lineage(ref: str, *, kind: str | None = None, ws: Workspace | None = None) -> Lineage:
+def lineage(ref: str, *, kind: str | None = None, workspace: Workspace | None = None) -> Lineage:
     """Dataset versions -> runs -> the version -> aliases (``.to_dict()`` for JSON, ``.tree()`` to print)."""
-    return _lineage.lineage(_ws(ws), ref, kind)
+    return _lineage.lineage(_ws(workspace), ref, kind)
 
 
-def set_tag(ref: str, key: str, value: str, *, ws: Workspace | None = None) -> None:
-    _m.set_tag(_ws(ws), ref, key, value)
+def set_tag(ref: str, key: str, value: str, *, workspace: Workspace | None = None) -> None:
+    _m.set_tag(_ws(workspace), ref, key, value)

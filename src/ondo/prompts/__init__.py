@@ -8,7 +8,7 @@ ondo.prompts.get("summarize@production").render(text="...")
 ```
 
 ``get`` goes through the SDK cache (see ``ondo.prompts.cache``); every other call asks the
-store. Functions take an optional ``ws`` (a Workspace); by default the one the environment
+store. Functions take an optional ``workspace``; by default the one the environment
 names (``ONDO_HOME`` / ``ONDO_STORE_URL``).
 """
 
@@ -54,8 +54,8 @@ __all__ = [
 ]
 
 
-def _ws(ws: Workspace | None) -> Workspace:
-    return ws or Workspace.default()
+def _ws(workspace: Workspace | None) -> Workspace:
+    return workspace or Workspace.default()
 
 
 def register(
@@ -67,7 +67,7 @@ def register(
     variables: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
-    ws: Workspace | None = None,
+    workspace: Workspace | None = None,
 ) -> PromptVersion:
     """Register a version of prompt ``name``; identical content returns the existing version.
 
@@ -75,46 +75,48 @@ def register(
     template). ``variables`` declares the inputs (default: the ones the template reads).
     """
     return _v.register(
-        _ws(ws), name, template, model=model, params=params, variables=variables, tags=tags, description=description
+        _ws(workspace), name, template, model=model, params=params, variables=variables, tags=tags, description=description
     )
 
 
-def get(ref: str, *, cache: bool = True, ttl: float | None = None, ws: Workspace | None = None) -> PromptVersion:
+def get(
+    ref: str, *, cache: bool = True, ttl: float | None = None, workspace: Workspace | None = None
+) -> PromptVersion:
     """The version ``ref`` names: ``summarize`` (latest), ``summarize/2``, ``summarize@production``, ``@sha256:..``.
 
     Served from the SDK cache by default (``cache=False`` asks the store).
     """
     if not cache:
-        return _v.get(_ws(ws), ref)
+        return _v.get(_ws(workspace), ref)
     from ondo.config import Settings
 
-    if ws is not None:
-        bound = ws
+    if workspace is not None:
+        bound = workspace
         return default_cache().get(bound.settings.store_url, ref, ttl=ttl, fetch=lambda _s, r: _v.get(bound, r))
     return default_cache().get(Settings.from_env().store_url, ref, ttl=ttl)
 
 
-def list(name: str | None = None, *, ws: Workspace | None = None) -> builtins.list[Any]:
+def list(name: str | None = None, *, workspace: Workspace | None = None) -> builtins.list[Any]:
     """Every prompt (``PromptSummary``), or every version of ``name`` (``PromptVersion``), oldest first."""
     if name is None:
-        return _v.list_prompts(_ws(ws))
-    return _v.list_versions(_ws(ws), name)
+        return _v.list_prompts(_ws(workspace))
+    return _v.list_versions(_ws(workspace), name)
 
 
-def diff(a: str | PromptVersion, b: str | PromptVersion, *, ws: Workspace | None = None) -> PromptDiff:
+def diff(a: str | PromptVersion, b: str | PromptVersion, *, workspace: Workspace | None = None) -> PromptDiff:
     """Unified diff of template and parameters between two versions (``str(d)`` prints it)."""
     from ondo.prompts.diff import diff as _diff
 
-    pa = a if isinstance(a, PromptVersion) else _v.get(_ws(ws), a)
-    pb = b if isinstance(b, PromptVersion) else _v.get(_ws(ws), b)
+    pa = a if isinstance(a, PromptVersion) else _v.get(_ws(workspace), a)
+    pb = b if isinstance(b, PromptVersion) else _v.get(_ws(workspace), b)
     return _diff(pa, pb)
 
 
 def set_alias(
-    name: str, alias: str, version: int | None = None, *, reason: str | None = None, ws: Workspace | None = None
+    name: str, alias: str, version: int | None = None, *, reason: str | None = None, workspace: Workspace | None = None
 ) -> AliasEvent:
     """Point ``name@alias`` at ``version`` (or pass ``name`` as ``summarize/2``), recording the event."""
-    return _v.set_alias(_ws(ws), name, alias, version, reason=reason)
+    return _v.set_alias(_ws(workspace), name, alias, version, reason=reason)
 
 
 def promote(
@@ -124,7 +126,7 @@ def promote(
     *,
     force: bool = False,
     reason: str | None = None,
-    ws: Workspace | None = None,
+    workspace: Workspace | None = None,
 ) -> AliasEvent:
     """Move ``alias`` to the prompt version ``ref`` names if every requirement holds, else raise ``ondo.GateFailed``.
 
@@ -133,45 +135,45 @@ def promote(
     """
     from ondo.registry import gates
 
-    return gates.promote(_ws(ws), ref, alias, require, force=force, reason=reason, kind=_v.KIND)
+    return gates.promote(_ws(workspace), ref, alias, require, force=force, reason=reason, kind=_v.KIND)
 
 
-def check(ref: str, require: Sequence[str], *, ws: Workspace | None = None) -> builtins.list[Any]:
+def check(ref: str, require: Sequence[str], *, workspace: Workspace | None = None) -> builtins.list[Any]:
     """Evaluate promotion requirements for a prompt version without moving anything."""
     from ondo.registry import gates
 
-    return gates.check(_ws(ws), ref, require, kind=_v.KIND)
+    return gates.check(_ws(workspace), ref, require, kind=_v.KIND)
 
 
-def remove_alias(name: str, alias: str, *, reason: str | None = None, ws: Workspace | None = None) -> AliasEvent:
-    return _v.remove_alias(_ws(ws), name, alias, reason=reason)
+def remove_alias(name: str, alias: str, *, reason: str | None = None, workspace: Workspace | None = None) -> AliasEvent:
+    return _v.remove_alias(_ws(workspace), name, alias, reason=reason)
 
 
 def rollback(
-    name: str, alias: str | None = None, *, reason: str | None = None, ws: Workspace | None = None
+    name: str, alias: str | None = None, *, reason: str | None = None, workspace: Workspace | None = None
 ) -> AliasEvent:
     """Move ``name@alias`` back to the version it held before; a second rollback goes one further back."""
-    return _v.rollback(_ws(ws), name, alias, reason=reason)
+    return _v.rollback(_ws(workspace), name, alias, reason=reason)
 
 
-def history(name: str, alias: str | None = None, *, ws: Workspace | None = None) -> builtins.list[AliasEvent]:
+def history(name: str, alias: str | None = None, *, workspace: Workspace | None = None) -> builtins.list[AliasEvent]:
     """The alias events of ``name`` (or of one alias), oldest first."""
-    return _v.history(_ws(ws), name, alias)
+    return _v.history(_ws(workspace), name, alias)
 
 
 def version_at(
-    name: str, alias: str, at: float | datetime | str, *, ws: Workspace | None = None
+    name: str, alias: str, at: float | datetime | str, *, workspace: Workspace | None = None
 ) -> int | None:
     """The version ``name@alias`` pointed at, at time ``at`` (epoch seconds, datetime or ISO 8601)."""
     from ondo import aliases
     from ondo.registry.times import to_epoch
 
-    return aliases.value_at(_ws(ws), _v.KIND, name, alias, to_epoch(at))
+    return aliases.value_at(_ws(workspace), _v.KIND, name, alias, to_epoch(at))
 
 
-def set_tag(ref: str, key: str, value: str, *, ws: Workspace | None = None) -> None:
-    _v.set_tag(_ws(ws), ref, key, value)
+def set_tag(ref: str, key: str, value: str, *, workspace: Workspace | None = None) -> None:
+    _v.set_tag(_ws(workspace), ref, key, value)
 
 
-def delete_tag(ref: str, key: str, *, ws: Workspace | None = None) -> None:
-    _v.delete_tag(_ws(ws), ref, key)
+def delete_tag(ref: str, key: str, *, workspace: Workspace | None = None) -> None:
+    _v.delete_tag(_ws(workspace), ref, key)
