@@ -4,7 +4,9 @@ Generates 1 GB in 10,000 files and a 1,000,000-row JSONL (``--scale`` shrinks al
 the folder with ondo (library call, workspace opened beforehand) and with ``dvc add`` (a
 subprocess in a fresh git + dvc repo), then changes one row of the JSONL and adds again with
 both. Each tool gets its own copy of the data, so neither sees the other's side effects (dvc
-re-links workspace files into its cache). Prints times, ratios and the bytes each stored anew.
+re-links workspace files into its cache). Dirty pages are flushed (``sync``) before every timed
+step, so neither tool pays for the other's (or the generator's) writes. Prints times, ratios and
+the bytes each stored anew.
 
     .venv/bin/python benchmarks/data_add.py              # full size
     .venv/bin/python benchmarks/data_add.py --scale 0.01 # a quick run
@@ -84,12 +86,14 @@ def bench_ondo(data: Path, home: Path) -> dict[str, Any]:
     reset_default_cache()
     ws = Workspace.default()  # store created and migrated before timing, as `dvc init` is for dvc
     blobs = Path(ws.blobs.root)
+    os.sync()
     t = time.perf_counter()
     v1 = ondo.data.add(data, name="bench")
     first = time.perf_counter() - t
     stored_first = tree_bytes(blobs)
     time.sleep(0.2)  # past the stat cache's racy window for files written just before
     change_one_row(data / "rows.jsonl")
+    os.sync()
     t = time.perf_counter()
     v2 = ondo.data.add(data, name="bench")
     readd = time.perf_counter() - t
@@ -119,9 +123,11 @@ def bench_dvc(data: Path, repo: Path) -> dict[str, Any]:
     subprocess.run([dvc, "init", "-q"], cwd=repo, env=env, check=True)
     subprocess.run([dvc, "config", "core.autostage", "false"], cwd=repo, env=env, check=True)
     cache = repo / ".dvc" / "cache"
+    os.sync()
     first = run([dvc, "add", "-q", data.name], repo, env)
     stored_first = tree_bytes(cache)
     change_one_row(data / "rows.jsonl")
+    os.sync()
     readd = run([dvc, "add", "-q", data.name], repo, env)
     return {"first_s": first, "readd_s": readd, "stored_first_bytes": stored_first,
             "stored_new_bytes": tree_bytes(cache) - stored_first,

@@ -36,6 +36,10 @@ class DatasetDiff:
     rows_unchanged: int = 0
     samples: dict[str, list[Any]] = field(default_factory=lambda: {"added": [], "removed": [], "changed": []})
 
+    def __getitem__(self, key: str) -> Any:
+        """``d["rows"]["added"]`` reads like the ``--json`` output."""
+        return self.to_dict()[key]
+
     @property
     def identical(self) -> bool:
         return not (self.files_added or self.files_removed or self.files_changed)

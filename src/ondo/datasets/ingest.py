@@ -27,6 +27,7 @@ from ondo.datasets.rows import (
     parse_json_row,
     read_header,
 )
+from ondo.datasets.workers import scan_lines_parallel
 from ondo.errors import InvalidInput
 
 _READ = 1 << 20
@@ -130,17 +131,17 @@ def ingest_text_rows(
     base_newline = base.layout.newline if base is not None and base.layout is not None else b"\n"
     groups = base_index.groups if base_index is not None else []
     line0 = prefix.count(b"\n") + 1
-    if not any(g.hash is not None for g in groups) and fmt != "csv":
-        walk = _walk_lines(data, pos, fmt, line0, columns, skip_bad, display)
+    if base_index is None and fmt != "csv":
+        walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display)
+        lossless = walk.lossless
     else:
         walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display)
-
+        covered = sum(groups[a].span for kind, a, _ in walk.pieces if kind == "chunk")
+        covered += sum(r.next - r.start for r in walk.new)
+        lossless = walk.lossless and covered == len(data) - pos
+        index = _store_rows(blobs, data, walk, base_index, lossless)
     newline = walk.newline or base_newline
     final_newline = len(data) > pos and data.endswith(newline)
-    covered = sum(groups[a].span for kind, a, _ in walk.pieces if kind == "chunk")
-    covered += sum(r.next - r.start for r in walk.new)
-    lossless = walk.lossless and covered == len(data) - pos
-    index = _store_rows(blobs, data, walk, base_index, lossless)
     if fmt == "jsonl":
         seen = dict.fromkeys(base.columns) if base_index is not None and base is not None else {}
         for ks in walk.keysets:
@@ -240,57 +241,62 @@ def _walk(
     return w
 
 
-def _walk_lines(
-    data: bytes, pos: int, fmt: str, line: int, columns: list[str], skip_bad: bool, display: str
-) -> _Walk:
-    """``_walk`` for a file with nothing to reuse, in a format whose records are lines: one split, no seeking."""
+def _fresh_lines(
+    blobs: BlobStore, data: bytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str
+) -> tuple[_Walk, RowIndex]:
+    """A first add of a line-format file (JSONL, TSV): lines scanned in parallel segments, and the
+    file body itself as the pack (rows are found by offset and length; the newlines between them
+    cost one byte a row)."""
     w = _Walk()
     body = data if pos == 0 else data[pos:]
-    lines = body.split(b"\n")
-    final = lines[-1] == b""
-    if final:
-        lines.pop()
-    dialect = DIALECTS.get(fmt)
+    digs: list[bytes] = []
+    skipped: list[int] = []
+    crlf: list[int] = []
+    lens_parts: list[np.ndarray] = []
+    n = 0
+    scans = scan_lines_parallel(body, fmt, columns, skip_bad)
+    for sc in scans:
+        if sc.error is not None:
+            raise InvalidInput(sc.error[1], file=display, line=line0 + n + sc.error[0])
+        digs.extend(sc.digests)
+        skipped.extend(n + i for i in sc.skipped)
+        crlf.extend(n + i for i in sc.crlf)
+        for i, msg in sc.bad:
+            if len(w.bad) < _MAX_BAD_SAMPLES:
+                w.bad.append({"line": line0 + n + i, "error": msg})
+        w.bad_count += sc.bad_count
+        w.keysets.update(dict.fromkeys(sc.keysets))
+        lens_parts.append(np.frombuffer(sc.lens, np.int64))
+        n += sc.n
+    terminated = n if scans[-1].final else n - 1
     sha = hashlib.sha256
-    keysets = w.keysets
-    new = w.new
-    last = len(lines) - 1
-    start = pos
-    for i, raw in enumerate(lines):
-        nxt = start + len(raw) + (1 if i < last or final else 0)
-        end = start + len(raw)
-        if raw.endswith(b"\r") and (i < last or final):
-            raw = raw[:-1]
-            end -= 1
-            term = b"\r\n"
+    w.newline = b"\r\n" if crlf else b"\n"
+    w.lossless = not skipped and len(crlf) in (0, terminated)
+
+    lens = np.concatenate(lens_parts) if lens_parts else np.zeros(0, np.int64)
+    starts = np.zeros(n + 1, np.int64)
+    np.cumsum(lens + 1, out=starts[1:])
+    starts[n] = len(body)
+    row_len = lens.copy()
+    if crlf:
+        row_len[np.asarray(crlf, np.int64)] -= 1
+    keep = np.delete(np.arange(n), np.asarray(skipped, np.int64)) if skipped else np.arange(n)
+    offsets = starts[keep].astype(np.uint64)
+    lengths = row_len[keep].astype(np.uint32)
+    digests = np.frombuffer(b"".join(digs), "S32") if digs else np.zeros(0, "S32")
+    pack = blobs.put_bytes(body) if digs else ""
+    mv = memoryview(body)
+    groups: list[Group] = []
+    for s in range(0, len(digs), CHUNK_ROWS):
+        e = min(s + CHUNK_ROWS, len(digs))
+        rl = RowList(digests[s:e], np.zeros(e - s, np.uint32), offsets[s:e], lengths[s:e], [pack])
+        entries = blobs.put_bytes(rl.encode_group())
+        if w.lossless:
+            lo, hi = int(starts[s]), int(starts[e])
+            groups.append(Group(s, e - s, entries, digs[s], hi - lo, e - s, sha(mv[lo:hi]).digest()))
         else:
-            term = b"\n" if i < last or final else b""
-        if term:
-            if w.newline is None:
-                w.newline = term
-            elif term != w.newline:
-                w.lossless = False
-        if not raw or raw.isspace():
-            w.lossless = False
-        else:
-            try:
-                if dialect is None:
-                    keysets[tuple(parse_json_row(raw))] = None
-                else:
-                    parse_delimited_row(raw, dialect, columns)
-            except BadRow as exc:
-                if not skip_bad:
-                    raise InvalidInput(str(exc), file=display, line=line + i) from None
-                w.lossless = False
-                w.bad_count += 1
-                if len(w.bad) < _MAX_BAD_SAMPLES:
-                    w.bad.append({"line": line + i, "error": str(exc)})
-            else:
-                new.append(_NewRow(sha(raw).digest(), start, end, nxt, line + i, 1))
-        start = nxt
-    if new:
-        w.pieces.append(("new", 0, len(new)))
-    return w
+            groups.append(Group(s, e - s, entries, digs[s]))
+    return w, RowIndex(len(digs), groups)
 
 
 Loc = tuple[str, int, int]  # (pack digest, offset, length); pack "" is the pack being written

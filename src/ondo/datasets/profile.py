@@ -154,6 +154,7 @@ def compute(blobs: BlobStore, manifest: Manifest) -> dict[str, Any]:
     total_lang = sum(langs.values())
     return {
         "rows": row_count,
+        "row_count": row_count,
         "files": len(manifest.files),
         "row_files": len(row_files),
         "size": manifest.size,

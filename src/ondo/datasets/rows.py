@@ -47,8 +47,7 @@ class BadRow(ValueError):
 try:  # orjson parses JSON lines several times faster; the json module gives the same results
     import orjson as _orjson
 
-    def _loads(raw: bytes) -> Any:
-        return _orjson.loads(raw)
+    _loads: Any = _orjson.loads
 
     _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, UnicodeDecodeError)
 except ImportError:  # pragma: no cover - depends on the installed extras
@@ -57,6 +56,15 @@ except ImportError:  # pragma: no cover - depends on the installed extras
         return json.loads(raw)
 
     _JSONError = (json.JSONDecodeError, UnicodeDecodeError)
+
+
+def json_loader() -> tuple[Any, tuple[type[Exception], ...]]:
+    """The JSON parser in use and the errors it raises (for loops that call it a million times)."""
+    return _loads, _JSONError
+
+
+def json_reason(exc: Exception) -> str:
+    return _json_reason(exc)
 
 
 def parse_json_row(raw: bytes) -> dict[str, Any]:

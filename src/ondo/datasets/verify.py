@@ -21,6 +21,9 @@ class VerifyReport:
     blobs_checked: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
 
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
     @property
     def ok(self) -> bool:
         return not self.problems

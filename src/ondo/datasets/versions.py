@@ -8,11 +8,12 @@ adding the same content end up with one version; the loser of that race returns 
 
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,12 +28,21 @@ from ondo.datasets.ingest import ingest_parquet, ingest_text_rows, store_whole
 from ondo.datasets.manifest import FileEntry, Manifest
 from ondo.datasets.repository import VersionRow
 from ondo.datasets.scan import ScannedFile, scan
+from ondo.datasets.workers import (
+    MIN_PARALLEL_BYTES,
+    MIN_PARALLEL_FILES,
+    can_fork,
+    process_pool,
+    store_files,
+    worker_count,
+)
 from ondo.errors import InvalidInput, NotFound, OndoError
 from ondo.ids import Ref, check_name, parse_ref
 from ondo.workspace import Workspace
 
 KIND = "dataset"
 _WORKERS = 4
+_BATCH = 32  # whole files per task
 _manifests: OrderedDict[str, Manifest] = OrderedDict()
 
 
@@ -81,36 +91,49 @@ def add(
 
     entries: dict[str, FileEntry] = {}
     to_cache: list[tuple[str, os.stat_result, str, int]] = []
-    whole: list[tuple[ScannedFile, Future[tuple[str, int, int]]]] = []
+    to_store: list[ScannedFile] = []
     row_files: list[tuple[ScannedFile, FileEntry | None]] = []
-    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="ondo-add") as pool:
-        try:
-            for f in files:
-                c = cache.get(f.abs)
-                known = c.digest_if_fresh(f.st) if c else None
-                b = base.get(f.rel)
-                if known is not None and b is not None and b.digest == known and b.format == f.fmt:
-                    entries[f.rel] = b  # untouched since the last version: nothing to read
-                elif f.fmt is None:
-                    if known is not None and ws.blobs.exists(known):
-                        entries[f.rel] = FileEntry(f.rel, f.st.st_size, known)
-                    else:
-                        whole.append((f, pool.submit(_store_whole, ws.blobs, f.abs)))
-                else:
-                    row_files.append((f, b))
-            for f, b in row_files:
-                at = time.time_ns()
-                display = os.path.join(given, f.rel) if is_dir else given
-                entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows)
-                entries[f.rel] = entry
-                to_cache.append((f.abs, f.st, entry.digest, at))
-            for f, fut in whole:
-                digest, size, at = fut.result()
+    for f in files:
+        c = cache.get(f.abs)
+        known = c.digest_if_fresh(f.st) if c else None
+        b = base.get(f.rel)
+        if known is not None and b is not None and b.digest == known and b.format == f.fmt:
+            entries[f.rel] = b  # untouched since the last version: nothing to read
+        elif f.fmt is None:
+            if known is not None and ws.blobs.exists(known):
+                entries[f.rel] = FileEntry(f.rel, f.st.st_size, known)
+            else:
+                to_store.append(f)
+        else:
+            row_files.append((f, b))
+
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
+    pool = _whole_file_pool(ws, to_store)
+    try:
+        batches = [to_store[i : i + _BATCH] for i in range(0, len(to_store), _BATCH)]
+        futures = [(batch, pool.submit(_store_batch, ws.blobs, [f.abs for f in batch])) for batch in batches]
+        for f, b in row_files:  # meanwhile, in this process
+            at = time.time_ns()
+            display = os.path.join(given, f.rel) if is_dir else given
+            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows)
+            entries[f.rel] = entry
+            to_cache.append((f.abs, f.st, entry.digest, at))
+        for batch, fut in futures:
+            try:
+                results = fut.result()
+            except FileNotFoundError as exc:
+                raise InvalidInput("file disappeared while it was being added", file=exc.filename) from None
+            for f, (digest, size, at) in zip(batch, results, strict=True):
                 entries[f.rel] = FileEntry(f.rel, size, digest)
                 to_cache.append((f.abs, f.st, digest, at))
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        if gc_was_enabled:
+            gc.enable()
 
     manifest = Manifest([entries[f.rel] for f in files])
     data = manifest.encode()
@@ -142,13 +165,22 @@ def add(
     raise OndoError(f"could not add a version of {name}: too much contention")
 
 
-def _store_whole(blobs: BlobStore, path: str) -> tuple[str, int, int]:
-    at = time.time_ns()
-    try:
-        digest = store_whole(blobs, path)
-    except FileNotFoundError:
-        raise InvalidInput("file disappeared while it was being added", file=path) from None
-    return digest, os.path.getsize(blobs.path_of(digest)) if blobs.local else os.path.getsize(path), at
+def _whole_file_pool(ws: Workspace, files: list[ScannedFile]) -> Executor:
+    """Worker processes for many or large files on a local store; threads otherwise."""
+    size = sum(f.st.st_size for f in files)
+    if ws.blobs.local and can_fork() and (len(files) >= MIN_PARALLEL_FILES or size >= 4 * MIN_PARALLEL_BYTES):
+        return process_pool(worker_count())
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="ondo-add")
+
+
+def _store_batch(blobs: BlobStore, paths: list[str]) -> list[tuple[str, int, int]]:
+    if blobs.local:
+        return store_files(blobs.url, paths)
+    out = []
+    for p in paths:
+        at = time.time_ns()
+        out.append((store_whole(blobs, p), os.path.getsize(p), at))
+    return out
 
 
 def _ingest_row_file(

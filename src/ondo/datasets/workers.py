@@ -1,0 +1,149 @@
+"""CPU-heavy parts of an add that run in worker processes: hashing+storing whole files, and
+scanning (validating and hashing) the lines of a large row file in segments.
+
+Threads are not enough: a row scan is Python code holding the GIL, and whole-file workers
+would wait for it between every system call. Worker processes are forked (Linux) so they
+start in milliseconds and see the file bytes already read by the parent without copying
+them; elsewhere, and for small adds, everything runs in the calling process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from ondo.datasets.rows import DIALECTS, BadRow, json_loader, json_reason, parse_delimited_row
+
+# Below these sizes forking costs more than it saves.
+MIN_PARALLEL_FILES = 64
+MIN_PARALLEL_BYTES = 16 << 20
+SEGMENT_BYTES = 32 << 20
+_MAX_BAD_SAMPLES = 10
+
+_SHARED: dict[str, Any] = {}  # set in the parent before forking; children read it
+
+
+def can_fork() -> bool:
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def worker_count() -> int:
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+# -- whole files --------------------------------------------------------------------------------
+def store_files(url: str, paths: list[str]) -> list[tuple[str, int, int]]:
+    """(digest, size, hashed_at_ns) for each path, storing each file in the blob store at ``url``."""
+    from ondo.blobs import BlobStore
+    from ondo.datasets.ingest import store_whole
+
+    blobs = _SHARED.get("blobs")
+    if blobs is None or blobs.url != url:
+        blobs = _SHARED["blobs"] = BlobStore(url)
+    out = []
+    for p in paths:
+        at = time.time_ns()
+        digest = store_whole(blobs, p)
+        out.append((digest, os.path.getsize(blobs.path_of(digest)), at))
+    return out
+
+
+# -- row lines ----------------------------------------------------------------------------------
+@dataclass
+class LineScan:
+    """What one pass over a run of lines found; line indexes are relative to the run."""
+
+    n: int = 0
+    lens: bytes = b""  # int64 line lengths (terminator excluded, CR included)
+    digests: list[bytes] = field(default_factory=list)  # of the kept rows, in order
+    skipped: list[int] = field(default_factory=list)  # blank or bad lines
+    crlf: list[int] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)  # first samples
+    bad_count: int = 0
+    keysets: list[tuple[str, ...]] = field(default_factory=list)
+    error: tuple[int, str] | None = None  # first bad line when bad rows are not skipped
+    final: bool = True  # the run ended with a newline
+
+
+def scan_lines(body: bytes, fmt: str, columns: list[str], skip_bad: bool) -> LineScan:
+    """Validate and hash every line of ``body`` (JSONL objects or TSV records)."""
+    out = LineScan()
+    lines = body.split(b"\n")
+    out.final = lines[-1] == b""
+    if out.final:
+        lines.pop()
+    n = out.n = len(lines)
+    terminated = n if out.final else n - 1
+    dialect = DIALECTS.get(fmt)
+    sha = hashlib.sha256
+    loads, json_errors = json_loader()
+    keysets: dict[tuple[str, ...], None] = {}
+    digs = out.digests
+    skipped = out.skipped
+    crlf = out.crlf
+    for i, raw in enumerate(lines):
+        if raw[-1:] == b"\r" and i < terminated:
+            crlf.append(i)
+            raw = raw[:-1]
+        if not raw or raw.isspace():
+            skipped.append(i)
+            continue
+        try:
+            if dialect is None:
+                try:
+                    obj = loads(raw)
+                except json_errors as exc:
+                    raise BadRow(f"malformed JSON: {json_reason(exc)}") from None
+                if type(obj) is not dict:
+                    raise BadRow(f"expected a JSON object, got {type(obj).__name__}")
+                keysets[tuple(obj)] = None
+            else:
+                parse_delimited_row(raw, dialect, columns)
+        except BadRow as exc:
+            if not skip_bad:
+                out.error = (i, str(exc))
+                return out
+            skipped.append(i)
+            out.bad_count += 1
+            if len(out.bad) < _MAX_BAD_SAMPLES:
+                out.bad.append((i, str(exc)))
+            continue
+        digs.append(sha(raw).digest())
+    out.lens = np.fromiter(map(len, lines), np.int64, n).tobytes()
+    out.keysets = list(keysets)
+    return out
+
+
+def _scan_shared(start: int, end: int, fmt: str, columns: list[str], skip_bad: bool) -> LineScan:
+    return scan_lines(_SHARED["body"][start:end], fmt, columns, skip_bad)
+
+
+def scan_lines_parallel(body: bytes, fmt: str, columns: list[str], skip_bad: bool) -> list[LineScan]:
+    """``scan_lines`` over newline-aligned segments of ``body``, in forked workers when it pays."""
+    if len(body) < 2 * SEGMENT_BYTES or not can_fork():
+        return [scan_lines(body, fmt, columns, skip_bad)]
+    bounds = [0]
+    step = max(SEGMENT_BYTES, len(body) // (4 * worker_count()))
+    while bounds[-1] < len(body):
+        nl = body.find(b"\n", bounds[-1] + step)
+        bounds.append(len(body) if nl < 0 else nl + 1)
+    _SHARED["body"] = body
+    try:
+        with process_pool(worker_count()) as pool:
+            futures = [pool.submit(_scan_shared, a, b, fmt, columns, skip_bad) for a, b in pairwise(bounds)]
+            return [f.result() for f in futures]
+    finally:
+        _SHARED.pop("body", None)
