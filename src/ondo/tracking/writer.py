@@ -12,13 +12,16 @@ ingest at a few hundred points per second on SQLite.
 from __future__ import annotations
 
 import atexit
+import functools
 import math
 import os
+import sqlite3
 import sys
 import threading
 import weakref
 from collections import deque
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -168,23 +171,32 @@ _COLS = ("run_id", "key", "step", "value", "timestamp", "flag")
 
 
 def _insert_metrics(conn: sa.Connection, points: Sequence[Point]) -> None:
-    if conn.dialect.name == "sqlite":
-        # The driver's executemany over plain tuples: no per-row dict, no per-row bind processing.
-        conn.exec_driver_sql(_sqlite_insert_sql(), list(points))  # type: ignore[arg-type]
-    else:
+    if conn.dialect.name != "sqlite":
         conn.execute(metrics.insert(), [dict(zip(_COLS, p, strict=True)) for p in points])
+        return
+    # SQLite: the driver directly, with the SQL SQLAlchemy compiles for this insert. Multi-row
+    # VALUES statements cost ~20% less CPU per point than executemany; the remainder uses executemany.
+    n = _SQLITE_ROWS_PER_STATEMENT
+    whole = len(points) - len(points) % n
+    if whole:
+        many = _sqlite_insert_sql(n)
+        for start in range(0, whole, n):
+            conn.exec_driver_sql(many, tuple(chain.from_iterable(points[start : start + n])))
+    if whole < len(points):
+        conn.exec_driver_sql(_sqlite_insert_sql(1), list(points[whole:]))  # type: ignore[arg-type]
 
 
-_SQLITE_INSERT: str | None = None
+# rows per multi-row INSERT: 6 parameters each, under SQLite's variable limit (999 before 3.32)
+_SQLITE_ROWS_PER_STATEMENT = 500 if sqlite3.sqlite_version_info >= (3, 32, 0) else 160
 
 
-def _sqlite_insert_sql() -> str:
-    global _SQLITE_INSERT
-    if _SQLITE_INSERT is None:
-        from sqlalchemy.dialects import sqlite
+@functools.cache
+def _sqlite_insert_sql(rows: int) -> str:
+    from sqlalchemy.dialects import sqlite
 
-        _SQLITE_INSERT = str(metrics.insert().compile(dialect=sqlite.dialect(), column_keys=list(_COLS)))
-    return _SQLITE_INSERT
+    one = str(metrics.insert().compile(dialect=sqlite.dialect(), column_keys=list(_COLS)))
+    head, _, values = one.partition(" VALUES ")
+    return head + " VALUES " + ", ".join([values] * rows)
 
 
 def _upsert_latest(conn: sa.Connection, rows: Sequence[Point]) -> None:
