@@ -19,7 +19,10 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from ondo.errors import InvalidInput, OndoError
+from ondo.evals.metrics.ngrams import NgramIndex
 from ondo.evals.metrics.references import as_reference_lists
 from ondo.evals.metrics.results import BleuResult
 from ondo.evals.metrics.tokenizers import BLEU_LANG_DEFAULTS, BleuTokenizer, bleu_tokenizer
@@ -125,11 +128,25 @@ def _closest_ref_len(hyp_len: int, ref_lens: list[int]) -> int:
     return closest_len
 
 
+def _single_reference_statistics(
+    ids: list[list[int]], hyp_idx: list[int], ref_idx: list[int], max_ngram_order: int
+) -> np.ndarray:
+    """The common one-reference case, vectorised: clipped matches are ``min(hyp count, ref count)``."""
+    index = NgramIndex(ids)
+    pred = np.asarray(hyp_idx, dtype=np.int64)
+    ref = np.asarray(ref_idx, dtype=np.int64)
+    hyp_len = index.lens[pred]
+    columns = [hyp_len, index.lens[ref]]
+    columns += [index.overlap(pred, ref, n) for n in range(1, max_ngram_order + 1)]
+    columns += [np.maximum(hyp_len - n + 1, 0) for n in range(1, max_ngram_order + 1)]
+    return np.stack(columns, axis=1)
+
+
 def corpus_statistics(
     hypotheses: Sequence[str], references: list[list[str]], tokenizer: BleuTokenizer, lowercase: bool,
     max_ngram_order: int = MAX_NGRAM_ORDER,
-) -> list[list[int]]:
-    """Per-segment ``[hyp_len, ref_len, correct_1..N, total_1..N]``, as sacrebleu's statistics."""
+) -> np.ndarray:
+    """Per-segment ``[hyp_len, ref_len, correct_1..N, total_1..N]`` (one row each), as sacrebleu's statistics."""
     index: dict[str, int] = {}
     for h in hypotheses:
         index.setdefault(h, len(index))
@@ -141,6 +158,9 @@ def corpus_statistics(
     vocab = _Ids()
     lookup = vocab.__getitem__
     ids = [list(map(lookup, toks)) for toks in tokenizer.tokens_many(prepped)]
+    if all(len(r) == 1 for r in references):
+        return _single_reference_statistics(ids, [index[h] for h in hypotheses],
+                                            [index[r[0]] for r in references], max_ngram_order)
     counts_cache: dict[int, list[Counter[object]]] = {}
 
     def counts(i: int) -> list[Counter[object]]:
@@ -177,7 +197,7 @@ def corpus_statistics(
                     hit += cnt if cnt < other else other
             correct[n] = hit
         stats.append([hyp_len, ref_len, *correct, *total])
-    return stats
+    return np.asarray(stats, dtype=np.int64).reshape(len(stats), 2 + 2 * max_ngram_order)
 
 
 def _resolve_tokenizer(tokenize: str | None, lang: str | None, tokenizer: str | None = None) -> BleuTokenizer:
@@ -232,14 +252,10 @@ def bleu(
 
 
 def _result_from_stats(
-    stats: list[list[int]], refs: list[list[str]], tokenizer: BleuTokenizer, lowercase: bool, smooth_method: str,
+    stats: np.ndarray, refs: list[list[str]], tokenizer: BleuTokenizer, lowercase: bool, smooth_method: str,
     smooth_value: float | None, effective_order: bool, max_ngram_order: int,
 ) -> BleuResult:
-    width = 2 + 2 * max_ngram_order
-    summed = [0] * width
-    for row in stats:
-        for k in range(width):
-            summed[k] += row[k]
+    summed = [int(x) for x in np.asarray(stats, dtype=np.int64).sum(axis=0)]
     score, counts, totals, precisions, bp = compute_bleu(
         summed[2 : 2 + max_ngram_order], summed[2 + max_ngram_order :], int(summed[0]), int(summed[1]),
         smooth_method, smooth_value, effective_order, max_ngram_order,
@@ -301,7 +317,7 @@ def sentence_scores(
     tok = _resolve_tokenizer(tokenize, lang, tokenizer)
     stats = corpus_statistics(hyps, refs, tok, lowercase, max_ngram_order)
     out = []
-    for row in stats:
+    for row in stats.tolist():
         score, *_ = compute_bleu(row[2 : 2 + max_ngram_order], row[2 + max_ngram_order :], row[0], row[1],
                                  smooth_method, smooth_value, effective_order, max_ngram_order)
         out.append(score)

@@ -31,6 +31,8 @@ def as_reference_lists(references: Any, n_predictions: int, *, metric: str) -> l
             f"(or one list of references) per prediction",
             field="references",
         )
+    if all(type(item) is str for item in refs):  # the common case: one reference string per item
+        return [[item] for item in refs]
     out: list[list[str]] = []
     for i, item in enumerate(refs):
         if isinstance(item, str):
