@@ -93,8 +93,12 @@ class Span:
             if parent is not None:
                 rec.trace_id = parent.trace_id
                 rec.parent_id = parent.span_id
+                if self._tracer is None:
+                    self._tracer = parent._tracer  # children go where their root goes
             else:
                 rec.trace_id = new_trace_id()
+                if self._tracer is None:
+                    self._tracer = get_tracer()
         rec.start_time = time.time()
         self._perf0 = time.perf_counter()
         if activate:
@@ -116,7 +120,10 @@ class Span:
             with contextlib.suppress(ValueError):
                 _current.reset(self._token)
             self._token = None
-        (self._tracer or get_tracer()).record(rec)
+        tracer = self._tracer
+        if tracer is None:
+            tracer = self._tracer = get_tracer()
+        tracer.record(rec)
 
     def __enter__(self) -> Span:
         return self.start()

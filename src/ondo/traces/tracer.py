@@ -80,11 +80,20 @@ class Tracer:
 _lock = threading.Lock()
 _configured: Tracer | None = None
 # (environment that picks the default workspace) -> (that workspace, its tracer)
-_default: tuple[tuple[str | None, ...], Workspace, Tracer] | None = None
+_default: tuple[tuple[str | bytes | None, ...], Workspace, Tracer] | None = None
 _ENV = ("ONDO_HOME", "ONDO_STORE_URL", "ONDO_ARTIFACTS_URL")
 
 
-def _env_key() -> tuple[str | None, ...]:
+_RAW_ENV: dict[bytes, bytes] | None = getattr(os.environ, "_data", None)  # CPython: skips str encoding
+
+
+def _env_key() -> tuple[str | bytes | None, ...]:
+    """What decides the default workspace, read as cheaply as possible (once per span)."""
+    raw = _RAW_ENV
+    if raw is not None and isinstance(next(iter(raw), b""), bytes):
+        home_b = raw.get(b"ONDO_HOME")
+        return (home_b, raw.get(b"ONDO_STORE_URL"), raw.get(b"ONDO_ARTIFACTS_URL"),
+                None if home_b else os.getcwd())
     env = os.environ
     home = env.get("ONDO_HOME")
     return (home, env.get("ONDO_STORE_URL"), env.get("ONDO_ARTIFACTS_URL"), None if home else os.getcwd())
