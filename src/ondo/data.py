@@ -18,9 +18,9 @@ from typing import Any
 from ondo import aliases as alias_events
 from ondo.aliases.events import all_for
 from ondo.datasets import diff as diff_mod
+from ondo.datasets import locations, versions
 from ondo.datasets import repository as repo
 from ondo.datasets import verify as verify_mod
-from ondo.datasets import versions
 from ondo.datasets.checkout import CheckoutResult
 from ondo.datasets.dataset import DatasetVersion
 from ondo.datasets.diff import DatasetDiff
@@ -153,7 +153,12 @@ def verify(ref: str | None = None, *, workspace: Workspace | None = None) -> Ver
         rows = [v._row for v in versions_of(ref, workspace=ws)]
     else:
         rows = [versions.resolve(ws, ref)]
-    return verify_mod.verify(ws.blobs, rows)
+
+    def located(digests: builtins.list[str]) -> dict[str, locations.Location]:
+        with ws.read() as conn:
+            return locations.lookup(conn, digests)
+
+    return verify_mod.verify(ws.blobs, rows, located)
 
 
 def _version_number(ws: Workspace, name: str, version: int | str) -> int:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import ondo
 from ondo.cli.main import app
+from ondo.datasets import locations
 from ondo.datasets.packs import load_rows
 from ondo.errors import StoreError
 from ondo.workspace import Workspace
@@ -66,12 +67,14 @@ def test_verify_reports_missing_and_corrupted_blobs(ws: Workspace, tmp_path: Pat
     assert rows_entry.rows is not None
     [pack] = load_rows(ws.blobs, rows_entry.rows).packs
     Path(ws.blobs.path_of(pack)).write_bytes(b"garbage")
-    Path(ws.blobs.path_of(entries["model.bin"].digest)).unlink()
+    with ws.read() as conn:  # a small file lives in a file pack
+        [(file_pack, _, _)] = locations.lookup(conn, [entries["model.bin"].digest]).values()
+    Path(ws.blobs.path_of(file_pack)).unlink()
 
     report = ondo.data.verify("d@v1")
     assert not report.ok
     found = {(p["path"], p["role"], p["status"]) for p in report.problems}
-    assert found == {("rows.jsonl", "row pack", "corrupted"), ("model.bin", "file", "missing")}
+    assert found == {("rows.jsonl", "row pack", "corrupted"), ("model.bin", "file pack", "missing")}
 
     result = CliRunner().invoke(app, ["data", "verify", "--json"])
     assert result.exit_code == 1
@@ -106,3 +109,23 @@ def test_versions_on_an_fsspec_blob_store(tmp_path: Path, monkeypatch: pytest.Mo
     assert (d.rows_added, d.rows_removed) == (1, 1)
     assert ondo.data.verify().ok
     assert v2.to_pandas()["i"].tolist()[1500] == "edited"
+
+
+def test_corrupted_byte_inside_a_file_pack_is_found(ws: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "small"
+    for i in range(5):
+        (folder / f"f{i}.txt").parent.mkdir(exist_ok=True)
+        (folder / f"f{i}.txt").write_text(f"file number {i}\n" * 10)
+    v = ondo.data.add(folder, name="small")
+    with ws.read() as conn:
+        where = locations.lookup(conn, [f.digest for f in v.files])
+    assert len({p for p, _, _ in where.values()}) == 1  # five files, one pack blob
+    pack, off, _ = where[v.manifest.by_path()["f3.txt"].digest]
+    path = Path(ws.blobs.path_of(pack))
+    data = bytearray(path.read_bytes())
+    data[off] ^= 0xFF
+    path.write_bytes(bytes(data))
+    report = ondo.data.verify("small")
+    assert ("f3.txt", "file pack", "corrupted") in {(p["path"], p["role"], p["status"]) for p in report.problems}
+    with pytest.raises(StoreError, match="corrupted"):
+        v.checkout(tmp_path / "out")

@@ -14,6 +14,7 @@ import pytest
 from dataset_files import blob_digests, write_jsonl
 
 import ondo
+from ondo.datasets import locations
 from ondo.datasets.packs import referenced_blobs
 from ondo.workspace import Workspace
 
@@ -60,8 +61,12 @@ def _folder(tmp_path: Path) -> Path:
 
 def _referenced(ws: Workspace, v: ondo.data.DatasetVersion) -> set[str]:
     refs = {v.digest}
+    with ws.read() as conn:
+        where = locations.lookup(conn, [f.digest for f in v.files if f.packed])
     for f in v.files:
-        if f.stored_whole:
+        if f.packed:
+            refs.add(where[f.digest][0])
+        elif f.stored_whole:
             refs.add(f.digest)
         if f.rows:
             refs.update(referenced_blobs(ws.blobs, f.rows))

@@ -85,15 +85,20 @@ def test_readd_unchanged_returns_existing_without_rehashing(
     for i in range(20):
         (folder / "blobs" / f"f{i}.bin").write_bytes(os.urandom(1000 + i))
     age(folder)
-    v1 = ondo.data.add(folder, name="mixed")
-    # the same content under another name: that dataset's first version, with the same digest
-    other = ondo.data.add(folder, name="mixed-copy")
-    assert other.version == 1 and other.digest == v1.digest
 
     def boom(*a: object, **k: object) -> None:
         raise AssertionError("an untouched file was read again")
 
-    monkeypatch.setattr(versions_mod, "store_whole", boom)
+    v1 = ondo.data.add(folder, name="mixed")
+    # the same content under another name: that dataset's first version, with the same digest,
+    # and the untouched small files are found in the file packs instead of being stored again
+    before = blob_digests(ws)
+    monkeypatch.setattr(versions_mod, "store_files", boom)
+    other = ondo.data.add(folder, name="mixed-copy")
+    assert other.version == 1 and other.digest == v1.digest
+    assert blob_digests(ws) == before
+
+    monkeypatch.setattr(versions_mod, "store_files", boom)
     monkeypatch.setattr(versions_mod, "ingest_text_rows", boom)
     again = ondo.data.add(folder, name="mixed")
     assert again == v1 and again.created is False

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ondo.blobs import BlobStore, digest_bytes
+from ondo.datasets.locations import Location
 from ondo.datasets.manifest import FileEntry, Manifest
 from ondo.datasets.packs import PackReader, load_rows
 from ondo.errors import InvalidInput, StoreError
@@ -60,12 +61,29 @@ def _target(dest: Path, rel: str) -> Path:
     return target
 
 
-def checkout(blobs: BlobStore, manifest: Manifest, dest: str | os.PathLike[str]) -> CheckoutResult:
-    """Write every file of ``manifest`` under ``dest`` (created if missing; other files are left alone)."""
+def packed_bytes(reader: PackReader, entry: FileEntry, where: Location) -> bytes:
+    """A small file's bytes out of its file pack, checked against its digest."""
+    pack, off, size = where
+    try:
+        data: bytes = reader.pack(pack)[off : off + size]
+    except FileNotFoundError:
+        raise StoreError(f"file pack {pack} of {entry.path} is missing; run `ondo data verify`") from None
+    if digest_bytes(data) != entry.digest:
+        raise StoreError(f"{entry.path} read from file pack {pack} is corrupted; run `ondo data verify`")
+    return data
+
+
+def checkout(
+    blobs: BlobStore, manifest: Manifest, dest: str | os.PathLike[str], located: dict[str, Location] | None = None
+) -> CheckoutResult:
+    """Write every file of ``manifest`` under ``dest`` (created if missing; other files are left alone).
+
+    ``located`` gives the file-pack locations of small files (see ``locations``)."""
     root = Path(dest).expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise InvalidInput(f"checkout destination {dest} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
+    located = located or {}
     total = 0
     with PackReader(blobs) as reader:
         for entry in manifest.files:
@@ -73,7 +91,9 @@ def checkout(blobs: BlobStore, manifest: Manifest, dest: str | os.PathLike[str])
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
             try:
-                if entry.stored_whole:
+                if entry.packed and entry.digest in located:
+                    tmp.write_bytes(packed_bytes(reader, entry, located[entry.digest]))
+                elif entry.stored_whole:
                     if blobs.local:
                         try:
                             shutil.copyfile(blobs.path_of(entry.digest), tmp)

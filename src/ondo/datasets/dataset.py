@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ondo.datasets import checkout as checkout_mod
-from ondo.datasets import lineage
+from ondo.datasets import lineage, locations
 from ondo.datasets import profile as profile_mod
 from ondo.datasets import repository as repo
 from ondo.datasets.manifest import FileEntry, Manifest
@@ -182,9 +182,13 @@ class DatasetVersion:
 
         return datasets.Dataset.from_pandas(self.to_pandas(), preserve_index=False)
 
+    def _located(self) -> dict[str, locations.Location]:
+        with self._ws.read() as conn:
+            return locations.lookup(conn, [f.digest for f in self.manifest.files if f.packed])
+
     def checkout(self, dest: str | os.PathLike[str]) -> checkout_mod.CheckoutResult:
         self._read_hook()
-        return checkout_mod.checkout(self._ws.blobs, self.manifest, dest)
+        return checkout_mod.checkout(self._ws.blobs, self.manifest, dest, self._located())
 
     def path(self) -> Path:
         """A folder holding this version's files (materialized once into the ondo cache)."""
@@ -194,7 +198,7 @@ class DatasetVersion:
             return target
         tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
         try:
-            checkout_mod.checkout(self._ws.blobs, self.manifest, tmp)
+            checkout_mod.checkout(self._ws.blobs, self.manifest, tmp, self._located())
             try:
                 os.replace(tmp, target)
             except OSError:

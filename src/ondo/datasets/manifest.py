@@ -15,6 +15,7 @@ from typing import Any
 from ondo.datasets.rows import Layout
 
 FORMAT = "ondo.dataset/1"
+SMALL_FILE = 1 << 20  # whole files up to this size are packed many to a blob (see locations.py)
 
 
 @dataclass
@@ -30,6 +31,11 @@ class FileEntry:
     layout: Layout | None = None  # None for row files that are also stored whole
     bad_rows: int = 0
     bad_samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def packed(self) -> bool:
+        """A small whole file: its bytes sit in a file pack (or, for old versions, in their own blob)."""
+        return self.kind == "file" and self.size <= SMALL_FILE
 
     @property
     def stored_whole(self) -> bool:

@@ -6,10 +6,12 @@ the file each missing or corrupted blob belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ondo.blobs import BlobStore
+from ondo.blobs import BlobStore, digest_bytes
+from ondo.datasets.locations import Location
 from ondo.datasets.manifest import Manifest
 from ondo.datasets.packs import load_group, load_index
 from ondo.datasets.repository import VersionRow
@@ -37,9 +39,11 @@ class VerifyReport:
         }
 
 
-def verify(blobs: BlobStore, rows: list[VersionRow]) -> VerifyReport:
+def verify(blobs: BlobStore, rows: list[VersionRow], located: Callable[[list[str]], dict[str, Location]]) -> VerifyReport:
+    """Check ``rows``' blobs; ``located`` finds the file packs of small files."""
     report = VerifyReport()
     status: dict[str, str] = {}
+    sliced: dict[str, bool] = {}
 
     def check(digest: str) -> str:
         if digest not in status:
@@ -62,8 +66,19 @@ def verify(blobs: BlobStore, rows: list[VersionRow]) -> VerifyReport:
             problem(ref, None, "manifest", row.digest, state)
             continue
         manifest = Manifest.decode(blobs.get_bytes(row.digest))
+        where = located([f.digest for f in manifest.files if f.packed])
         for entry in manifest.files:
-            if entry.stored_whole and (state := check(entry.digest)) != "ok":
+            if entry.packed and entry.digest in where:
+                pack, off, size = where[entry.digest]
+                if (state := check(pack)) != "ok":
+                    problem(ref, entry.path, "file pack", pack, state)
+                elif entry.digest not in sliced:
+                    with blobs.open(pack) as f:
+                        f.seek(off)
+                        sliced[entry.digest] = digest_bytes(f.read(size)) == entry.digest
+                    if not sliced[entry.digest]:
+                        problem(ref, entry.path, "file pack", pack, "corrupted")
+            elif entry.stored_whole and (state := check(entry.digest)) != "ok":
                 problem(ref, entry.path, "file", entry.digest, state)
             if entry.kind != "rows" or not entry.rows:
                 continue

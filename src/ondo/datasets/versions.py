@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from ondo import aliases
 from ondo.aliases.events import all_for
 from ondo.blobs import BlobStore, digest_bytes
+from ondo.datasets import locations, statcache
 from ondo.datasets import repository as repo
-from ondo.datasets import statcache
-from ondo.datasets.ingest import ingest_parquet, ingest_text_rows, store_whole
-from ondo.datasets.manifest import FileEntry, Manifest
+from ondo.datasets.ingest import ingest_parquet, ingest_text_rows
+from ondo.datasets.manifest import SMALL_FILE, FileEntry, Manifest
 from ondo.datasets.repository import VersionRow
 from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
@@ -42,7 +42,7 @@ from ondo.workspace import Workspace
 
 KIND = "dataset"
 _WORKERS = 4
-_BATCH = 32  # whole files per task
+PACK_BYTES = 32 << 20  # small files per pack (and per worker task)
 _manifests: OrderedDict[str, Manifest] = OrderedDict()
 
 
@@ -93,6 +93,7 @@ def add(
     to_cache: list[tuple[str, os.stat_result, str, int]] = []
     to_store: list[ScannedFile] = []
     row_files: list[tuple[ScannedFile, FileEntry | None]] = []
+    stored_before: list[tuple[ScannedFile, str]] = []
     for f in files:
         c = cache.get(f.abs)
         known = c.digest_if_fresh(f.st) if c else None
@@ -100,19 +101,30 @@ def add(
         if known is not None and b is not None and b.digest == known and b.format == f.fmt:
             entries[f.rel] = b  # untouched since the last version: nothing to read
         elif f.fmt is None:
-            if known is not None and ws.blobs.exists(known):
-                entries[f.rel] = FileEntry(f.rel, f.st.st_size, known)
+            if known is not None:
+                stored_before.append((f, known))
             else:
                 to_store.append(f)
         else:
             row_files.append((f, b))
+    if stored_before:  # hashed before (e.g. under another dataset name): stored still?
+        with ws.read() as conn:
+            located = locations.lookup(conn, [d for f, d in stored_before if f.st.st_size <= SMALL_FILE])
+        for f, d in stored_before:
+            if d in located if f.st.st_size <= SMALL_FILE else ws.blobs.exists(d):
+                entries[f.rel] = FileEntry(f.rel, f.st.st_size, d)
+            else:
+                to_store.append(f)
 
+    new_locations: dict[str, locations.Location] = {}
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
     pool = _whole_file_pool(ws, to_store)
     try:
-        batches = [to_store[i : i + _BATCH] for i in range(0, len(to_store), _BATCH)]
-        futures = [(batch, pool.submit(_store_batch, ws.blobs, [f.abs for f in batch])) for batch in batches]
+        futures = [
+            (batch, pool.submit(store_files, ws.blobs.url, [f.abs for f in batch], SMALL_FILE))
+            for batch in _batches(to_store)
+        ]
         for f, b in row_files:  # meanwhile, in this process
             at = time.time_ns()
             display = os.path.join(given, f.rel) if is_dir else given
@@ -121,12 +133,14 @@ def add(
             to_cache.append((f.abs, f.st, entry.digest, at))
         for batch, fut in futures:
             try:
-                results = fut.result()
+                results, pack = fut.result()
             except FileNotFoundError as exc:
                 raise InvalidInput("file disappeared while it was being added", file=exc.filename) from None
-            for f, (digest, size, at) in zip(batch, results, strict=True):
+            for f, (digest, size, at, offset) in zip(batch, results, strict=True):
                 entries[f.rel] = FileEntry(f.rel, size, digest)
                 to_cache.append((f.abs, f.st, digest, at))
+                if offset >= 0 and pack is not None:
+                    new_locations.setdefault(digest, (pack, offset, size))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -141,8 +155,13 @@ def add(
     with ws.read() as conn:
         existing = repo.find_digest(conn, name, digest)
     if existing is not None:
-        if to_cache:
-            ws.write(lambda conn: statcache.store(conn, to_cache))
+        if to_cache or new_locations:
+
+            def remember(conn: sa.Connection) -> None:
+                statcache.store(conn, to_cache)
+                locations.record(conn, new_locations)
+
+            ws.write(remember)
         return existing, False
     ws.blobs.put_bytes(data)
     actor = _actor()
@@ -155,6 +174,7 @@ def add(
                 row_count=manifest.row_count, size=manifest.size, bad_rows=manifest.bad_rows,
             )
         statcache.store(conn, to_cache)
+        locations.record(conn, new_locations)
         return (found, False) if found is not None else (row, True)
 
     for _ in range(50):
@@ -173,13 +193,22 @@ def _whole_file_pool(ws: Workspace, files: list[ScannedFile]) -> Executor:
     return ThreadPoolExecutor(_WORKERS, thread_name_prefix="ondo-add")
 
 
-def _store_batch(blobs: BlobStore, paths: list[str]) -> list[tuple[str, int, int]]:
-    if blobs.local:
-        return store_files(blobs.url, paths)
-    out = []
-    for p in paths:
-        at = time.time_ns()
-        out.append((store_whole(blobs, p), os.path.getsize(p), at))
+def _batches(files: list[ScannedFile]) -> list[list[ScannedFile]]:
+    """Work units for the pool: about PACK_BYTES of small files (one pack each), large files alone."""
+    out: list[list[ScannedFile]] = []
+    cur: list[ScannedFile] = []
+    size = 0
+    for f in files:
+        if f.st.st_size > SMALL_FILE:
+            out.append([f])
+            continue
+        cur.append(f)
+        size += f.st.st_size
+        if size >= PACK_BYTES or len(cur) >= 4096:
+            out.append(cur)
+            cur, size = [], 0
+    if cur:
+        out.append(cur)
     return out
 
 

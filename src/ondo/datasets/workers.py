@@ -45,8 +45,10 @@ def worker_count() -> int:
 
 
 # -- whole files --------------------------------------------------------------------------------
-def store_files(url: str, paths: list[str]) -> list[tuple[str, int, int]]:
-    """(digest, size, hashed_at_ns) for each path, storing each file in the blob store at ``url``."""
+def store_files(url: str, paths: list[str], small: int) -> tuple[list[tuple[str, int, int, int]], str | None]:
+    """Store files in the blob store at ``url``: files up to ``small`` bytes go into one pack blob,
+    larger ones into their own blobs. Returns (digest, size, hashed_at_ns, offset in the pack or -1)
+    per path, and the pack's digest."""
     from ondo.blobs import BlobStore
     from ondo.datasets.ingest import store_whole
 
@@ -54,11 +56,24 @@ def store_files(url: str, paths: list[str]) -> list[tuple[str, int, int]]:
     if blobs is None or blobs.url != url:
         blobs = _SHARED["blobs"] = BlobStore(url)
     out = []
+    buf = bytearray()
+    seen: dict[str, int] = {}
     for p in paths:
         at = time.time_ns()
+        with open(p, "rb") as f:
+            data = f.read(small + 1)
+            if len(data) <= small:
+                digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                off = seen.get(digest)
+                if off is None:
+                    off = seen[digest] = len(buf)
+                    buf += data
+                out.append((digest, len(data), at, off))
+                continue
         digest = store_whole(blobs, p)
-        out.append((digest, os.path.getsize(blobs.path_of(digest)), at))
-    return out
+        out.append((digest, os.path.getsize(p), at, -1))
+    pack = blobs.put_bytes(bytes(buf)) if buf else None
+    return out, pack
 
 
 # -- row lines ----------------------------------------------------------------------------------

@@ -44,3 +44,15 @@ dataset_stat_cache = sa.Table(
     sa.Column("digest", sa.String(71), nullable=False),
     sa.Column("hashed_at_ns", sa.BigInteger, nullable=False),
 )
+
+# Where a small file's bytes are: files up to a size limit are packed many to a blob (one write
+# instead of thousands), so this maps file digest -> (pack blob, offset). Any recorded location
+# holds the same bytes; the first one recorded is kept.
+dataset_file_locations = sa.Table(
+    "dataset_file_locations",
+    metadata,
+    sa.Column("digest", sa.String(71), primary_key=True),
+    sa.Column("pack", sa.String(71), nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
