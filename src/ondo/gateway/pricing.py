@@ -1,73 +1,50 @@
-"""The price of one answer, from ``ondo.llm.cost``'s price table.
+"""The price of one answer, from ``ondo.llm.cost``'s dated price table.
 
-Local engines cost 0 (they record compute seconds instead); an unknown provider model has
-no price (None), which the span and the metrics leave empty rather than guessing.
+Local engines cost 0 (they record compute seconds instead); a model the table does not know
+has no price (None), which spans and metrics leave empty rather than guessing. The price of a
+(provider, model) pair is looked up once every few seconds, not per request (the lookup stats
+the user's price file).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
+import time
 from typing import Any
 
 log = logging.getLogger("ondo.gateway")
 
 _LOCAL = frozenset({"local", "llamacpp", "llama.cpp", "transformers", "hf"})
-_cache: dict[tuple[str, str, int, int, int, int], float | None] = {}
-_fn: Any = None
-_style: str | None = None
+_TTL_S = 5.0
+_prices: dict[tuple[str, str], tuple[float, Any]] = {}
 
 
-def _cost_fn() -> tuple[Any, str]:
-    global _fn, _style
-    if _style is None:
+def _price_for(provider: str, model: str) -> Any:
+    now = time.monotonic()
+    hit = _prices.get((provider, model))
+    if hit is not None and now - hit[0] < _TTL_S:
+        return hit[1]
+    try:
+        from ondo.llm.cost import price_for
+    except ImportError:  # pragma: no cover - the price table ships with ondo.llm
+        found = None
+    else:
         try:
-            from ondo.llm import cost as cost_module
-        except ImportError:
-            _fn, _style = None, "none"
-            return _fn, _style
-        fn = getattr(cost_module, "cost", None)
-        if fn is None:
-            _fn, _style = None, "none"
-            return _fn, _style
-        params = list(inspect.signature(fn).parameters)
-        _fn = fn
-        _style = "usage-first" if params and params[0] in ("usage", "u") else "keywords"
-    return _fn, _style
+            found = price_for(provider, model)
+        except Exception as exc:  # a broken user price file must not fail requests
+            log.warning("price lookup for %s:%s failed: %s", provider, model, exc)
+            found = None
+    if len(_prices) > 4096:
+        _prices.clear()
+    _prices[(provider, model)] = (now, found)
+    return found
 
 
 def price(provider: str, model: str, usage: Any) -> float | None:
     """USD for ``usage`` on ``provider``/``model``; 0.0 for local engines; None when unpriced."""
     if provider.lower() in _LOCAL:
         return 0.0
-    key = (provider, model, int(getattr(usage, "input_tokens", 0) or 0),
-           int(getattr(usage, "cached_input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0),
-           int(getattr(usage, "reasoning_tokens", 0) or 0))
-    if key in _cache:
-        return _cache[key]
-    fn, style = _cost_fn()
-    value: float | None = None
-    if fn is not None:
-        try:
-            raw = fn(usage, provider=provider, model=model) if style == "usage-first" else fn(
-                provider=provider, model=model, usage=usage)
-            value = _as_float(raw)
-        except Exception as exc:  # an unpriced model is not an error for the caller
-            log.debug("no price for %s/%s: %s", provider, model, exc)
-            value = None
-    if len(_cache) > 10000:
-        _cache.clear()
-    _cache[key] = value
-    return value
-
-
-def _as_float(raw: Any) -> float | None:
-    if raw is None:
+    found = _price_for(provider, model)
+    if found is None:
         return None
-    if isinstance(raw, int | float):
-        return float(raw)
-    for attr in ("usd", "total_usd", "total", "cost_usd", "cost"):
-        v = getattr(raw, attr, None)
-        if isinstance(v, int | float):
-            return float(v)
-    return None
+    return float(found.cost(usage))

@@ -88,6 +88,7 @@ class _Call:
     ttft_s: float | None = None
     trace_id: str = ""
     parent_id: str | None = None
+    upstream_model: str | None = None  # the provider's own model id (what the price table knows)
 
 
 _FALLBACK_STATUSES = frozenset({408, 409, 425, 429})
@@ -162,7 +163,9 @@ class Gateway:
             out = resp
             usage = Usage.from_openai(out.get("usage"))
             text = _message_text(out)
+            call.upstream_model = _str(out.get("model")) or call.upstream_model
         else:
+            call.upstream_model = _str(resp.model) or call.upstream_model
             raw = resp.raw
             if isinstance(raw, dict) and raw.get("object") == "chat.completion" and raw.get("choices"):
                 out = dict(raw)
@@ -209,7 +212,9 @@ class Gateway:
             usage = Usage.from_openai(out.get("usage"))
             choices = out.get("choices") or [{}]
             text = choices[0].get("text") if isinstance(choices[0], dict) else None
+            call.upstream_model = _str(out.get("model")) or call.upstream_model
         else:
+            call.upstream_model = _str(resp.model) or call.upstream_model
             out = resp.to_openai_completion(model=served)
             usage, text = resp.usage, resp.text
         out["model"] = served
@@ -239,6 +244,7 @@ class Gateway:
         resp = await self._with_fallbacks(call, answer)
         served = call.target.served_as if call.target else call.requested
         if isinstance(resp, dict):
+            call.upstream_model = _str(resp.get("model")) or call.upstream_model
             resp["model"] = served
             usage = Usage.from_openai(resp.get("usage"))
             return self._finish(call, resp, usage, output={"vectors": len(resp.get("data") or [])})
@@ -340,6 +346,7 @@ class Gateway:
                 call.target = target
                 model = await self.resolver.provider(target)
                 call.provider = _provider_of(model, target)
+                call.upstream_model = _model_id(model)
                 return await fn(model)
             except asyncio.CancelledError:
                 self._record(call, 499, error="client disconnected", error_type="cancelled")
@@ -382,8 +389,10 @@ class Gateway:
         target = call.target
         if target is None or usage is None:
             return None
-        model_id = target.source.get("model") if isinstance(target.source, dict) else target.model
-        return price(call.provider or "", str(model_id or target.model), usage)
+        model_id = call.upstream_model
+        if not model_id:
+            model_id = target.source.get("model") if isinstance(target.source, dict) else target.model
+        return price(call.provider or "", str(model_id), usage)
 
     def _fail(self, call: _Call, err: GatewayError, exc: BaseException | None = None) -> GatewayError:
         detail = err.message if exc is None else scrub(f"{type(exc).__name__}: {exc}")
@@ -659,6 +668,19 @@ def _request_body(call: _Call) -> Any:
     if call.operation == "text_completion":
         return body.get("prompt")
     return body.get("input")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _model_id(model: Any) -> str | None:
+    """The provider's model id, without triggering discovery calls (the attribute, not the property)."""
+    for m in (model, getattr(model, "inner", None), getattr(model, "generator", None)):
+        value = getattr(m, "model", None) if m is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _provider_of(model: Any, target: Target) -> str:
