@@ -179,3 +179,12 @@ def test_ko_kiwi_batch_tokenization_equals_line_by_line(korquad_rows):
     tok = bleu_tokenizer("ko-kiwi")
     lines = [row["question"] for row in korquad_rows[:20]] + ["", "  ", "English and 한국어 mixed 123."]
     assert tok.tokens_many(lines) == [tok(line).split() for line in lines]
+
+
+@pytest.mark.parametrize("tok", ["13a", "intl", "char", "none"])
+def test_bleu_and_chrf_equal_sacrebleu_on_korean_text(korquad_rows, tok):
+    preds = [row["question"] for row in korquad_rows]
+    refs = [row["context"].split(". ")[0] for row in korquad_rows]
+    _assert_bleu_equal(metrics.bleu(preds, refs, tokenize=tok), BLEU(tokenize=tok).corpus_score(preds, [refs]))
+    assert metrics.chrf(preds, refs, word_order=2).score == pytest.approx(
+        sacrebleu.corpus_chrf(preds, [refs], word_order=2).score, abs=TOL)

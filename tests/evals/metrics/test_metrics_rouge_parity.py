@@ -152,3 +152,21 @@ def test_result_shape_and_errors():
         metrics.rouge(["a"], ["a"], rouge_types=["rougeX"])
     with pytest.raises(OndoError, match="unknown ROUGE tokenizer"):
         metrics.rouge(["a"], ["a"], tokenizer="klingon")
+
+
+@pytest.mark.parametrize("tok", ["ko", "unicode"])
+def test_korean_rouge_equals_rouge_score_fed_the_same_tokens(korquad_rows, tok):
+    """rouge-score's scoring (n-grams, LCS, union LCS) on the same Korean tokens gives the same numbers."""
+    from ondo.evals.metrics.tokenizers import rouge_words
+
+    class SameTokens:
+        def tokenize(self, text):
+            return [t for t in rouge_words(text, tok) if t != "\n"]
+
+    preds = [row["question"] for row in korquad_rows[:25]]
+    # multi-line references: the first sentences of the context, one per line
+    refs = ["\n".join(row["context"].split(". ")[:3]) for row in korquad_rows[:25]]
+    ours = metrics.rouge(preds, refs, tokenizer=tok)
+    scorer = rouge_scorer.RougeScorer(TYPES, tokenizer=SameTokens())
+    _assert_items_equal(ours, [scorer.score(r, p) for p, r in zip(preds, refs, strict=True)])
+    assert ours.mean("rougeLsum") > 0
