@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "evals": "ondo.evals",
     "trace": "ondo.traces:trace",
     "span": "ondo.traces:span",
+    "traces": "ondo.traces",
+    "create_app": "ondo.server.app:create_app",
 }
 
 __all__ = ["__version__", *_EXPORTS]
