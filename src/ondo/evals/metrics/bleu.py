@@ -6,8 +6,9 @@ clipped by the maximum count over the references; the corpus score sums them and
 the brevity penalty and one of sacrebleu's smoothing methods (``exp``, ``floor``,
 ``add-k``, ``none``). Tokenizers are sacrebleu's, by name (see :mod:`.tokenizers`).
 
-Faster than sacrebleu because the corpus is tokenized in one regex pass (13a), every
-distinct text once, and n-grams are tuples of integer ids rather than of strings.
+Faster than sacrebleu because the corpus is tokenized in one pass (13a), every distinct text
+once, tokens become integer ids, and with one reference per item (the usual case) the clipped
+n-gram matches of all segments are counted at once in numpy (:mod:`.ngrams`).
 
 The signature keeps sacrebleu's layout, ``nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|
 version:...``, with ondo's version in the last field since ondo computed the number.

@@ -7,7 +7,7 @@ the non-empty ``\\n``-separated lines). What differs is the engineering:
 
 * each distinct text is tokenized once, tokens become integer ids through a vocabulary
   that stems a word the first time it is seen (stems are cached across calls);
-* n-grams are counted over tuples of ids; the LCS is bit-parallel (:mod:`.lcs`);
+* ROUGE-N for all pairs at once in numpy (:mod:`.ngrams`); the LCS is bit-parallel (:mod:`.lcs`);
 * when both texts have a single line, ROUGE-Lsum equals ROUGE-L (the union LCS of one
   sentence pair is that pair's LCS) and is not recomputed.
 
@@ -75,12 +75,11 @@ class _Vocab(dict[str, int]):
 
 
 class _Text:
-    """One distinct text: its token ids, its sentences (lines) and lazily its n-gram counts."""
+    """One distinct text: its token ids and, when it has several non-empty lines, its sentences."""
 
-    __slots__ = ("counts", "flat", "lines")
+    __slots__ = ("flat", "lines")
 
     def __init__(self, ids: list[int]) -> None:
-        self.counts: dict[int, Counter[object]] = {}
         if _NEWLINE in ids or _DROPPED in ids:
             lines: list[list[int]] = [[]]
             for tok in ids:
@@ -95,37 +94,10 @@ class _Text:
             self.flat = ids
             self.lines = None
 
-    def ngrams(self, n: int) -> Counter[object]:
-        c = self.counts.get(n)
-        if c is None:
-            flat = self.flat
-            c = Counter(flat) if n == 1 else Counter(zip(*(flat[k:] for k in range(n)), strict=False))
-            self.counts[n] = c
-        return c
-
     def sentences(self) -> list[list[int]]:
         if self.lines is not None:
             return self.lines
         return [self.flat] if self.flat else []
-
-
-def _score_ngrams(ref: _Text, pred: _Text, n: int) -> RougeScore:
-    rc, pc = ref.ngrams(n), pred.ngrams(n)
-    if len(rc) > len(pc):
-        small, big = pc, rc
-    else:
-        small, big = rc, pc
-    get = big.get
-    inter = 0
-    for gram, count in small.items():
-        other = get(gram)
-        if other:
-            inter += count if count < other else other
-    ref_total = max(len(ref.flat) - n + 1, 0)
-    pred_total = max(len(pred.flat) - n + 1, 0)
-    precision = inter / max(pred_total, 1)
-    recall = inter / max(ref_total, 1)
-    return RougeScore(precision, recall, _fmeasure(precision, recall))
 
 
 def _score_lcs(ref: _Text, pred: _Text) -> RougeScore:
