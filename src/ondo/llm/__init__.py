@@ -41,8 +41,8 @@ _EXPORTS: dict[str, str] = {
     "TransformersModel": "ondo.llm.transformers_local",
     "CachedModel": "ondo.llm.cache",
     "CacheStats": "ondo.llm.cache",
-    "cost": "ondo.llm.cost",
     "PriceTable": "ondo.llm.cost",
+    "price_for": "ondo.llm.cost",
     "count_tokens": "ondo.llm.tokens",
     "TokenCount": "ondo.llm.tokens",
 }
