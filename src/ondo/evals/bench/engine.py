@@ -1,11 +1,11 @@
 """The scoring engine: turns many small requests into few, well-ordered model calls.
 
-Log-likelihood requests from every selected document are deduplicated, grouped by context (the
-choices of one question share it, so a provider that keeps the context's key/value cache computes it
-once: prefix reuse), and the groups sorted longest first as lm-eval does (padding stays small, a
-too-long batch fails at once, the ETA is an over- rather than under-estimate). They go to the model in
-chunks, so the request cache (``ondo.llm.CachedModel``) stores each chunk as it finishes and a killed
-run resumes where it stopped. Generation requests run with the provider's concurrency. A progress bar
+Log-likelihood requests from every selected document are deduplicated and grouped by context (the
+choices of one question share it), contexts with a common prefix are kept together, and the provider
+(``ondo.llm``'s transformers engine) computes each shared context or prefix once and batches by length
+(prefix reuse). Requests go to the model in chunks, longest first as lm-eval orders them, so the
+request cache (``ondo.llm.CachedModel``) stores each chunk as it finishes and a killed run resumes
+where it stopped. Generation requests run with the provider's concurrency. A progress bar
 with an ETA goes to stderr.
 """
 
@@ -46,7 +46,13 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 def plan_loglikelihood(
     requests: Sequence[LoglikelihoodRequest], chunk_size: int
 ) -> list[list[LoglikelihoodRequest]]:
-    """Deduplicate, group by context, sort groups longest first, and cut into chunks of whole groups."""
+    """Deduplicate, group by context, and cut into chunks of whole groups, longest chunk first.
+
+    Groups are ordered by context text, so contexts sharing a prefix (MMLU's 5-shot exemplars of one
+    subject, TruthfulQA's fixed preamble) land in the same chunk, where the provider can compute the
+    shared prefix once; the chunks then run longest first (lm-eval's order: a too-long batch fails at
+    once and the ETA errs long).
+    """
     groups: dict[str, list[LoglikelihoodRequest]] = {}
     seen: set[tuple[str, str]] = set()
     for r in requests:
@@ -55,28 +61,24 @@ def plan_loglikelihood(
             continue
         seen.add(key)
         groups.setdefault(r.context, []).append(r)
-    ordered = sorted(
-        groups.values(),
-        key=lambda g: (-(len(g[0].context) + max(len(r.continuation) for r in g)), g[0].context),
-    )
     chunks: list[list[LoglikelihoodRequest]] = []
     current: list[LoglikelihoodRequest] = []
-    for g in ordered:
-        g = sorted(g, key=lambda r: -len(r.continuation))
+    for ctx in sorted(groups):
+        g = sorted(groups[ctx], key=lambda r: -len(r.continuation))
         if current and len(current) + len(g) > chunk_size:
             chunks.append(current)
             current = []
         current.extend(g)
     if current:
         chunks.append(current)
-    return chunks
+    return sorted(chunks, key=lambda c: -max(len(r.context) + len(r.continuation) for r in c))
 
 
 async def run_loglikelihood(
     model: Any,
     requests: Sequence[LoglikelihoodRequest],
     *,
-    chunk_size: int = 64,
+    chunk_size: int = 512,
     progress: bool = True,
     stats: EngineStats | None = None,
     desc: str = "loglikelihood",

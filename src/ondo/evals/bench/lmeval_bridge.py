@@ -67,6 +67,9 @@ def _config_for(task: Task) -> dict[str, Any]:
         return {**_MMLU, "description": task.description}
     if task.name.startswith("kmmlu_") and task.output_type == "multiple_choice":
         return dict(_KMMLU)
+    if task.name == "kornli":  # choices precomputed into the exported docs (see write_lmeval_tasks)
+        return {"doc_to_text": "", "doc_to_choice": "choices", "doc_to_target": "label",
+                "metric_list": [{"metric": "acc"}]}
     if task.name == "truthfulqa_mc1":
         return _tqa("mc1")
     if task.name == "truthfulqa_mc2":
@@ -105,7 +108,10 @@ def write_lmeval_tasks(names: list[str], data_dir: Path, out_dir: Path) -> list[
             path = out_dir / f"{task.name}.{split}.jsonl"
             with open(path, "w", encoding="utf-8") as fh:
                 for rec in data.docs:
-                    fh.write(json.dumps(rec.doc, ensure_ascii=False) + "\n")
+                    doc = dict(rec.doc)
+                    if callable(task.doc_to_choice) and task.name == "kornli":
+                        doc["choices"] = task.choices(rec.doc)
+                    fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
             files[split] = str(path)
         cfg: dict[str, Any] = {
             "task": f"ondo_{task.name}",

@@ -148,22 +148,15 @@ def _fallback_local(spec: str) -> Any:
 
 
 def scoring_model(lm: Any, cache: bool = True) -> Any:
-    """The model log-likelihood requests go to: prefix reuse when a transformers engine is underneath,
-    behind the request cache (``ondo.llm.CachedModel``) when it is available, so a killed run resumes."""
-    from ondo.evals.bench.prefix_scorer import PrefixReuseScorer
-
-    scorer = lm
-    if not getattr(lm, "prefix_reuse", False):
-        wrapped = PrefixReuseScorer.wrap(lm)
-        if wrapped is not None:
-            scorer = wrapped
-    if cache and type(scorer).__name__ != "CachedModel":
-        try:
-            from ondo.llm.cache import CachedModel
-        except ImportError:
-            return scorer
-        scorer = CachedModel(scorer)
-    return scorer
+    """The model log-likelihood requests go to: behind the request cache (``ondo.llm.CachedModel``),
+    so a re-run costs nothing and a killed run resumes where it stopped."""
+    if not cache or type(lm).__name__ == "CachedModel":
+        return lm
+    try:
+        from ondo.llm.cache import CachedModel
+    except ImportError:  # pragma: no cover - provider layer without its cache
+        return lm
+    return CachedModel(lm)
 
 
 def check_capabilities(model: Any, tasks: Sequence[Task]) -> None:
@@ -250,7 +243,7 @@ def evaluate(
     on_bad_row: BadRowPolicy = "stop",
     seed: int | None = 1234,
     progress: bool = True,
-    chunk_size: int = 64,
+    chunk_size: int = 512,
     cache: bool = True,
     track: bool = True,
     workspace: Workspace | None = None,
