@@ -102,13 +102,7 @@ def resolve_model(model: Any) -> tuple[Any, dict[str, Any]]:
         return model, {"spec": getattr(model, "fingerprint", repr(model))}
     spec = model.strip()
     if spec.startswith(("http://", "https://")) or spec.partition(":")[0] in _SCHEMES:
-        try:
-            return load_model(spec), {"spec": spec}
-        except ImportError as exc:
-            fallback = _fallback_local(spec)
-            if fallback is None:
-                raise OndoError(f"cannot load model {spec}: {exc}") from exc
-            return fallback, {"spec": spec}
+        return load_model(spec), {"spec": spec}
     from ondo import models as model_registry  # registry engineer's module: resolves name, name/3, name@alias
 
     mv = model_registry.get(spec)
@@ -122,29 +116,6 @@ def resolve_model(model: Any) -> tuple[Any, dict[str, Any]]:
         "registry_ref": ref,
         "digest": getattr(mv, "digest", None),
     }
-
-
-def _fallback_local(spec: str) -> Any:
-    """STAND-IN while ondo.llm's transformers engine is not installed: score ``hf:``/``local:`` models here."""
-    from ondo.evals.bench.prefix_scorer import PrefixReuseScorer
-
-    scheme, _, rest = spec.partition(":")
-    if scheme == "local" and rest.split(",")[0].lower() in (
-        "smollm2",
-        "smollm2-135m",
-        "smollm2-135m-instruct",
-    ):
-        from ondo.llm.weights import bundled_model_path
-
-        path = bundled_model_path()
-        return PrefixReuseScorer.from_pretrained(path.parent, gguf_file=path.name)
-    if scheme == "hf":
-        target, _, opts = rest.partition(",")
-        gguf = opts.split("=", 1)[1] if opts.startswith("gguf_file=") else None
-        if target.endswith(".gguf") and gguf is None:
-            return PrefixReuseScorer.from_pretrained(Path(target).parent, gguf_file=Path(target).name)
-        return PrefixReuseScorer.from_pretrained(target, gguf_file=gguf)
-    return None
 
 
 def scoring_model(lm: Any, cache: bool = True) -> Any:
