@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import ondo
 from ondo.client import Client
 from ondo.store.tables.core import metrics
-from ondo.tracking.writer import writer_for
+from ondo.tracking.writer import MetricWriter, writer_for
 from ondo.workspace import Workspace
 
 
@@ -30,10 +30,35 @@ def test_full_batches_are_written_without_flush(
     run = ondo.start_run(experiment="w")
     for i in range(250):
         run.log_metric("m", float(i), step=i)
-    assert _count(workspace, run.id) == 200
-    assert writer_for(workspace).pending() == 50
+    deadline = time.monotonic() + 30
+    while _count(workspace, run.id) < 200 and time.monotonic() < deadline:
+        time.sleep(0.02)  # full batches go to the background writer; nobody calls flush()
+    assert _count(workspace, run.id) >= 200
     run.end()
     assert _count(workspace, run.id) == 250
+
+
+def test_a_caller_far_ahead_of_a_failing_store_gets_the_error(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONDO_METRIC_BATCH_SIZE", "10")
+    monkeypatch.setenv("ONDO_METRIC_FLUSH_INTERVAL", "3600")
+    run = ondo.start_run(experiment="w")
+    real_write = workspace.write
+    monkeypatch.setattr(workspace, "write", lambda fn: (_ for _ in ()).throw(RuntimeError("disk full")))
+    logged = 0
+    with pytest.raises(RuntimeError, match="disk full"):
+        for i in range(1000):
+            logged += 1  # the point is buffered before a flush can fail
+            run.log_metric("m", float(i), step=i)
+    # the caller stopped after a bounded backlog, and nothing it logged was dropped
+    assert logged <= 10 * MetricWriter.BACKLOG
+    writer = writer_for(workspace)
+    with writer._flush_lock:  # not while the background thread holds a batch it is failing to write
+        assert writer.pending() == logged
+    monkeypatch.setattr(workspace, "write", real_write)
+    run.end()
+    assert _count(workspace, run.id) == logged
 
 
 def test_interval_flush_from_the_background(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,7 +74,12 @@ class MetricWriter:
 
     The buffer is a deque: ``append``/``popleft`` are atomic under the GIL, so logging takes no
     lock and a point appended while a flush drains the buffer is either in that batch or the next.
+    A full batch wakes the background thread, which writes it while the caller keeps computing
+    (SQLite releases the GIL while it works); a caller more than ``BACKLOG`` batches ahead of
+    the store writes itself, which bounds memory and surfaces a store that keeps failing.
     """
+
+    BACKLOG = 4
 
     def __init__(self, ws: Workspace, batch_size: int | None = None, interval: float | None = None) -> None:
         self.ws = ws
@@ -82,6 +87,7 @@ class MetricWriter:
         self.interval = float(interval or _env_number("ONDO_METRIC_FLUSH_INTERVAL", 1.0))
         self._buffer: deque[Point] = deque()
         self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._background_error: BaseException | None = None
@@ -91,7 +97,7 @@ class MetricWriter:
         buf = self._buffer
         buf.append(point)
         if len(buf) >= self.batch_size:
-            self.flush()
+            self._full(len(buf))
         elif self._thread is None:
             self._start_thread()
 
@@ -99,9 +105,17 @@ class MetricWriter:
         buf = self._buffer
         buf.extend(points)
         if len(buf) >= self.batch_size:
-            self.flush()
+            self._full(len(buf))
         elif self._thread is None:
             self._start_thread()
+
+    def _full(self, n: int) -> None:
+        if self._thread is None:
+            self._start_thread()
+        if n >= self.BACKLOG * self.batch_size:
+            self.flush()
+        else:
+            self._wake.set()
 
     def pending(self) -> int:
         return len(self._buffer)
@@ -132,7 +146,9 @@ class MetricWriter:
                 self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
             if not self._buffer:
                 continue
             try:
@@ -146,10 +162,12 @@ class MetricWriter:
         """In a forked child: the parent's thread is gone and its buffered points are the parent's to write."""
         self._buffer = deque()
         self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
         self._thread = None
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         self.flush()
 
 
