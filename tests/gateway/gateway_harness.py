@@ -24,9 +24,22 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def asgi_client(app: Any, base_url: str = "http://127.0.0.1:8000") -> httpx.AsyncClient:
-    """An HTTP client calling ``app`` in-process; the host is what the app sees as its own address."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, timeout=60)
+class asgi_client(httpx.AsyncClient):  # used like a function, hence the lower-case name
+    """An HTTP client calling ``app`` in-process; the host is what the app sees as its own address.
+
+    Leaving it closes the gateway's upstream connections of this event loop (each test's
+    ``asyncio.run`` has its own loop; a real server closes them at shutdown).
+    """
+
+    def __init__(self, app: Any, base_url: str = "http://127.0.0.1:8000", **kwargs: Any) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url=base_url, timeout=60, **kwargs)
+        self._app = app
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await super().__aexit__(*exc)
+        gateway = getattr(self._app.state, "gateway", None)
+        if gateway is not None:
+            await gateway.resolver.release_connections()
 
 
 def chat_body(model: str = "assistant@production", content: str = "hi", **extra: Any) -> dict[str, Any]:

@@ -72,9 +72,7 @@ def test_1000_concurrent_requests_store_1000_spans(workspace: Workspace, assista
     n = 1000
 
     async def go() -> list[int]:
-        limits = httpx.Limits(max_connections=n)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000",
-                                     timeout=120, limits=limits) as c:
+        async with asgi_client(app, limits=httpx.Limits(max_connections=n)) as c:
             async def one(i: int) -> int:
                 stream = i % 4 == 0
                 r = await c.post("/v1/chat/completions", json=chat_body(content=f"q{i}", stream=stream))

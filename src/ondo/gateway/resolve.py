@@ -269,6 +269,14 @@ class Resolver:
         self._fast[key] = route
         return route
 
+    async def release_connections(self) -> None:
+        """Close the pooled upstream connections of the running event loop (models stay loaded)."""
+        for route in self._fast.values():
+            if route is not None:
+                route.pool.close()
+        if self._transport is not None:
+            await self._transport.aclose()
+
     def loaded(self) -> list[str]:
         return list(self._models)
 
