@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ondo.store import migrate
+from ondo.store.engine import create_engine as create_store_engine
 from ondo.workspace import Workspace, reset_default_cache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,14 +43,18 @@ def ondo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     home = tmp_path / "ondo-home"
     monkeypatch.setenv("ONDO_HOME", str(home))
     base_url = _PG_BASE
+    test_db: str | None = None
     if base_url:
-        monkeypatch.setenv("ONDO_STORE_URL", _fresh_pg_database(base_url))
+        test_db = _fresh_pg_database(base_url)
+        monkeypatch.setenv("ONDO_STORE_URL", test_db)
     else:
         monkeypatch.delenv("ONDO_STORE_URL", raising=False)
     monkeypatch.delenv("ONDO_ARTIFACTS_URL", raising=False)
     reset_default_cache()
     yield home
     reset_default_cache()
+    if base_url and test_db:
+        _drop_pg_database(base_url, test_db.rsplit("/", 1)[1])
 
 
 @pytest.fixture
@@ -56,13 +62,46 @@ def workspace(ondo_home: Path) -> Workspace:
     return Workspace.default()
 
 
+_pg_template: str | None = None
+
+
 def _fresh_pg_database(base_url: str) -> str:
-    """Create an empty database for one test on the PostgreSQL server behind ``base_url``."""
+    """Create an empty, already-migrated database for one test on the server behind ``base_url``.
+
+    The first call migrates a template database once; every test then gets a cheap copy
+    (CREATE DATABASE ... TEMPLATE), so the PostgreSQL pass does not re-run migrations per test.
+    """
     import sqlalchemy as sa
 
-    name = "ondo_test_" + uuid.uuid4().hex[:12]
+    global _pg_template
     admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return base_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        if _pg_template is None:
+            template = "ondo_tpl_" + uuid.uuid4().hex[:12]
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
+            engine = create_store_engine(_with_db(base_url, template))
+            migrate.upgrade(engine)
+            engine.dispose()
+            _pg_template = template
+        name = "ondo_test_" + uuid.uuid4().hex[:12]
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
+    finally:
+        admin.dispose()
+    return _with_db(base_url, name)
+
+
+def _drop_pg_database(base_url: str, name: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def _with_db(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name

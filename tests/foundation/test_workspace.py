@@ -25,7 +25,8 @@ def test_default_store_is_sqlite_in_wal_mode_under_ondo_home(ondo_home: Path) ->
 
 
 def test_migrations_reach_every_head(workspace: Workspace) -> None:
-    assert migrate.current_revisions(workspace.engine) == migrate.head_revisions()
+    assert migrate.is_current(workspace.engine)
+    assert migrate.head_revisions() <= migrate.applied_revisions(workspace.engine)
     tables = set(sa.inspect(workspace.engine).get_table_names())
     assert {"experiments", "runs", "metrics", "aliases", "alias_events"} <= tables
 

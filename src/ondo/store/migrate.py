@@ -28,9 +28,26 @@ def current_revisions(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
+def applied_revisions(engine: Engine) -> set[str]:
+    """Every revision the store has, including those Alembic no longer lists as heads.
+
+    Alembic records only the tips of the branches; a branch another one depends on (``core``)
+    stops being a recorded head once its dependents are applied, so compare ancestries.
+    """
+    current = current_revisions(engine)
+    if not current:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config())
+    return {r.revision for r in script.iterate_revisions(tuple(current), "base") if r is not None}
+
+
+def is_current(engine: Engine) -> bool:
+    return head_revisions() <= applied_revisions(engine)
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration; a no-op when the store is current."""
-    if current_revisions(engine) == head_revisions():
+    if is_current(engine):
         return
     cfg = alembic_config()
     with engine.execution_options(ondo_write=True).begin() as conn:
