@@ -16,6 +16,8 @@ import pytest
 
 from ondo.llm.weights import bundled_model_path
 
+sys.path.insert(0, str(Path(__file__).parent))  # benchmark_items
+
 
 @pytest.fixture(scope="session")
 def gguf_path() -> Path:

@@ -156,3 +156,17 @@ def test_real_model_rerun_makes_zero_model_calls(workspace: Workspace, hf_model:
     second = asyncio.run(model.loglikelihood(reqs))
     assert hf_model.forward_tokens == before and model.stats.misses == 0
     assert [r.logprob for r in second] == [r.logprob for r in first]
+
+
+def test_chunks_never_split_the_choices_of_one_context(workspace: Workspace) -> None:
+    batches: list[list[LoglikelihoodRequest]] = []
+
+    class Recording(Counting):
+        async def _loglikelihood_batch(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+            batches.append(requests)
+            return await super()._loglikelihood_batch(requests)
+
+    reqs = [LoglikelihoodRequest(f"question {q}", f" choice {c}") for q in range(3) for c in range(3)]
+    asyncio.run(CachedModel(Recording(), workspace, flush_every=2).loglikelihood(reqs))
+    assert [len(b) for b in batches] == [3, 3, 3]
+    assert all(len({r.context for r in b}) == 1 for b in batches)

@@ -192,9 +192,7 @@ class CachedModel(DelegatingModel):
                 self.stats.hits += 1
             else:
                 todo.append(i)
-        chunk = max(self.flush_every, 1)
-        for start in range(0, len(todo), chunk):
-            part = todo[start:start + chunk]
+        for part in _chunks_at_context_boundaries(todo, requests, self.flush_every):
             results = await self.inner.loglikelihood([requests[i] for i in part])
             rows = []
             for i, res in zip(part, results, strict=True):
@@ -216,6 +214,22 @@ class CachedModel(DelegatingModel):
         payload = json.dumps({"vectors": resp.vectors, "usage": resp.usage.to_dict(), "model": resp.model})
         await asyncio.to_thread(self._store, "embed", [(key, body, payload)])
         return resp
+
+
+def _chunks_at_context_boundaries(todo: list[int], requests: list[LoglikelihoodRequest],
+                                  size: int) -> list[list[int]]:
+    """Chunks of about ``size`` requests, never splitting requests that share a context (a
+    split group would compute its context twice)."""
+    chunks: list[list[int]] = []
+    cur: list[int] = []
+    for i in todo:
+        if len(cur) >= size and requests[cur[-1]].context != requests[i].context:
+            chunks.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        chunks.append(cur)
+    return chunks
 
 
 def _insert_new(conn: sa.Connection, values: list[dict[str, Any]]) -> None:

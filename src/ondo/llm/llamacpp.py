@@ -235,8 +235,9 @@ class LlamaCppModel(ModelBase):
                             n_out += 1
                             loop.call_soon_threadsafe(queue.put_nowait, ChatChunk(delta=delta, model=self.model_name))
                         finish = choice.get("finish_reason") or finish
-                    n_in = len(self.generator.tokenize(
-                        json.dumps(self._messages(request)).encode(), add_bos=False, special=False))
+                    # the stream reports no usage: count the messages' text (chat template aside)
+                    text = "\n".join(m.text for m in request.messages)
+                    n_in = len(self.generator.tokenize(text.encode(), add_bos=False, special=False))
                     usage = Usage(input_tokens=n_in, output_tokens=n_out, estimated=True,
                                   compute_seconds=time.perf_counter() - started)
                     loop.call_soon_threadsafe(queue.put_nowait, ChatChunk(finish_reason=finish or "stop",
