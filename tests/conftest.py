@@ -43,18 +43,15 @@ def ondo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     home = tmp_path / "ondo-home"
     monkeypatch.setenv("ONDO_HOME", str(home))
     base_url = _PG_BASE
-    test_db: str | None = None
     if base_url:
-        test_db = _fresh_pg_database(base_url)
-        monkeypatch.setenv("ONDO_STORE_URL", test_db)
+        # Test databases are left on the throwaway server: DROP DATABASE forces a checkpoint (slow).
+        monkeypatch.setenv("ONDO_STORE_URL", _fresh_pg_database(base_url))
     else:
         monkeypatch.delenv("ONDO_STORE_URL", raising=False)
     monkeypatch.delenv("ONDO_ARTIFACTS_URL", raising=False)
     reset_default_cache()
     yield home
     reset_default_cache()
-    if base_url and test_db:
-        _drop_pg_database(base_url, test_db.rsplit("/", 1)[1])
 
 
 @pytest.fixture
@@ -90,17 +87,6 @@ def _fresh_pg_database(base_url: str) -> str:
     finally:
         admin.dispose()
     return _with_db(base_url, name)
-
-
-def _drop_pg_database(base_url: str, name: str) -> None:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def _with_db(url: str, name: str) -> str:
