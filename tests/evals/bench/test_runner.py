@@ -180,3 +180,30 @@ def test_cli_tasks_show_export(shared_data: Path, workspace: Workspace, tmp_path
 
     bad = runner.invoke(app, ["eval", "bench", "--model", "local:smollm2", "--tasks", "arc_esy"])
     assert bad.exit_code != 0 and "arc_easy" in bad.output
+
+
+def test_registry_model_is_recorded_as_run_input(
+    shared_data: Path, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--model assistant@staging`` resolves through the registry; the run records model ref and digest."""
+    import ondo.llm.spec
+    from ondo import models
+    from ondo.tracking import get_run
+
+    weights = tmp_path / "tiny.gguf"
+    weights.write_bytes(b"GGUF not really weights")
+    mv = models.register("assistant", weights)
+    models.set_alias("assistant", "staging", mv.version)
+    loaded: list[object] = []
+
+    def fake_load(source: object, **_: object) -> FakeScorer:
+        loaded.append(source)
+        return FakeScorer()
+
+    monkeypatch.setattr(ondo.llm.spec, "load_model_from_source", fake_load)
+    res = evaluate("assistant@staging", "arc_easy", limit=2, num_fewshot=0, data_dir=shared_data, progress=False)
+    assert loaded == [str(mv.source)]
+    run = get_run(workspace, res.run_id)  # type: ignore[arg-type]
+    model_inputs = [(i.ref, i.digest) for i in run.inputs if i.kind == "model"]
+    assert model_inputs == [(mv.ref, mv.digest)]
+    assert run.metrics["arc_easy.acc"] == res.tasks["arc_easy"].metrics["acc"]

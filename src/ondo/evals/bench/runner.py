@@ -103,19 +103,12 @@ def resolve_model(model: Any) -> tuple[Any, dict[str, Any]]:
     spec = model.strip()
     if spec.startswith(("http://", "https://")) or spec.partition(":")[0] in _SCHEMES:
         return load_model(spec), {"spec": spec}
-    from ondo import models as model_registry  # registry engineer's module: resolves name, name/3, name@alias
+    from ondo import models as model_registry  # resolves name, name/3, name@alias, name@sha256:...
 
     mv = model_registry.get(spec)
-    source = getattr(mv, "source", None) or getattr(mv, "uri", None)
-    if source is None:
-        raise OndoError(f"registry model {spec} has no source to load")
-    name, version = getattr(mv, "name", spec), getattr(mv, "version", None)
-    ref = f"{name}/{version}" if version is not None else spec
-    return load_model_from_source(source), {
-        "spec": spec,
-        "registry_ref": ref,
-        "digest": getattr(mv, "digest", None),
-    }
+    source: str | dict[str, Any] = mv.api if (mv.is_api and mv.api is not None) else str(mv.source)
+    info = {"spec": spec, "registry_ref": mv.ref, "digest": mv.digest}
+    return load_model_from_source(source), info
 
 
 def scoring_model(lm: Any, cache: bool = True) -> Any:
