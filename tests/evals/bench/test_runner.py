@@ -201,7 +201,9 @@ def test_registry_model_is_recorded_as_run_input(
         return FakeScorer()
 
     monkeypatch.setattr(ondo.llm.spec, "load_model_from_source", fake_load)
-    res = evaluate("assistant@staging", "arc_easy", limit=2, num_fewshot=0, data_dir=shared_data, progress=False)
+    res = evaluate(
+        "assistant@staging", "arc_easy", limit=2, num_fewshot=0, data_dir=shared_data, progress=False
+    )
     assert loaded == [str(mv.source)]
     run = get_run(workspace, res.run_id)  # type: ignore[arg-type]
     model_inputs = [(i.ref, i.digest) for i in run.inputs if i.kind == "model"]

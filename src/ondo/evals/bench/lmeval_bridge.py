@@ -68,8 +68,12 @@ def _config_for(task: Task) -> dict[str, Any]:
     if task.name.startswith("kmmlu_") and task.output_type == "multiple_choice":
         return dict(_KMMLU)
     if task.name == "kornli":  # choices precomputed into the exported docs (see write_lmeval_tasks)
-        return {"doc_to_text": "", "doc_to_choice": "choices", "doc_to_target": "label",
-                "metric_list": [{"metric": "acc"}]}
+        return {
+            "doc_to_text": "",
+            "doc_to_choice": "choices",
+            "doc_to_target": "label",
+            "metric_list": [{"metric": "acc"}],
+        }
     if task.name == "truthfulqa_mc1":
         return _tqa("mc1")
     if task.name == "truthfulqa_mc2":
