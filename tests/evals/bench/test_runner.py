@@ -11,7 +11,7 @@ import pytest
 from bench_fakes import FakeGenerator, FakeScorer, fake_logprob
 from typer.testing import CliRunner
 
-from ondo.errors import InvalidInput, NotFound, UnsupportedOperation
+from ondo.errors import InvalidInput, NotFound, OndoError, UnsupportedOperation
 from ondo.evals.bench import records
 from ondo.evals.bench.engine import plan_loglikelihood, run_loglikelihood
 from ondo.evals.bench.runner import evaluate
@@ -209,3 +209,13 @@ def test_registry_model_is_recorded_as_run_input(
     model_inputs = [(i.ref, i.digest) for i in run.inputs if i.kind == "model"]
     assert model_inputs == [(mv.ref, mv.digest)]
     assert run.metrics["arc_easy.acc"] == res.tasks["arc_easy"].metrics["acc"]
+
+
+def test_group_with_members_missing_locally_runs_the_present_ones(shared_data: Path) -> None:
+    """Only KMMLU Criminal-Law ships in shared data: the group runs it and lists the others as skipped."""
+    res = evaluate(FakeScorer(), "kmmlu", limit=3, num_fewshot=0, data_dir=shared_data, progress=False, track=False)
+    assert list(res.tasks) == ["kmmlu_criminal_law"]
+    assert len(res.skipped_tasks) == 44 and "Accounting-test.csv" in res.skipped_tasks["kmmlu_accounting"]
+    assert res.groups["kmmlu"].metrics["acc"] == res.tasks["kmmlu_criminal_law"].metrics["acc"]
+    with pytest.raises(OndoError, match="Accounting-test.csv"):
+        evaluate(FakeScorer(), "kmmlu_accounting", limit=3, data_dir=shared_data, progress=False, track=False)

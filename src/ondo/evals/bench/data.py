@@ -76,10 +76,11 @@ class DataSource:
             path = data_dir / rel
             if path.exists():
                 return _convert(path, read_rows(path, self.format), self.to_doc, on_bad_row)
-        if self.hf_path is not None and split in self.hf_splits and _hub_allowed():
+        # the hub is the source only when no local data directory is in use (offline runs never wait on it)
+        if data_dir is None and self.hf_path is not None and split in self.hf_splits and _hub_allowed():
             return self._load_hub(split, on_bad_row)
         where = str(data_dir / rel) if (rel is not None and data_dir is not None) else "(no data directory)"
-        hint = f" or the Hugging Face dataset {self.hf_path} (offline now)" if self.hf_path else ""
+        hint = f" (or run without a data directory to read {self.hf_path} from the hub)" if self.hf_path else ""
         raise OndoError(
             f"data for split '{split}' not found at {where}{hint}; pass --data-dir or set ONDO_DATA_DIR"
         )
@@ -92,7 +93,10 @@ class DataSource:
                 "loading from the Hugging Face hub needs the 'data' extra (pip install ondo[data])"
             ) from exc
         assert self.hf_path is not None
-        ds = datasets.load_dataset(self.hf_path, self.hf_name, split=self.hf_splits[split])
+        try:
+            ds = datasets.load_dataset(self.hf_path, self.hf_name, split=self.hf_splits[split])
+        except Exception as exc:  # network, auth, missing config: one message, no traceback
+            raise OndoError(f"could not load Hugging Face dataset {self.hf_path} ({self.hf_name}): {exc}") from exc
         rows = (RawRow(i + 1, dict(r)) for i, r in enumerate(ds))
         conv = self.hf_to_doc or self.to_doc
         label = f"hf://{self.hf_path}/{self.hf_name or ''}/{self.hf_splits[split]}"
