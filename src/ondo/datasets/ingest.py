@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ from ondo.errors import InvalidInput
 
 _READ = 1 << 20
 _MAX_BAD_SAMPLES = 10
+_SPECULATE = 32  # groups checked at once
+_HASH_THREADS = 2
 
 
 def store_whole(blobs: BlobStore, path: str) -> str:
@@ -117,7 +120,30 @@ def ingest_text_rows(
     skip_bad: bool,
 ) -> FileEntry:
     """Store a JSONL/CSV/TSV file as rows; ``base`` is the same path in the previous version."""
-    digest = digest_bytes(data)
+    # The file's digest is computed on another core while the rows are matched (hashlib lets go of the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="ondo-digest") as hasher:
+        pending = hasher.submit(digest_bytes, data)
+        entry = _ingest_text_rows(
+            blobs, data=data, rel=rel, fmt=fmt, display=display, base=base, skip_bad=skip_bad,
+            data_digest=pending.result,
+        )
+        entry.digest = pending.result()
+    if entry.layout is None:
+        blobs.put_bytes(data)  # not rebuildable from its rows: keep the file as it is
+    return entry
+
+
+def _ingest_text_rows(
+    blobs: BlobStore,
+    *,
+    data: bytes,
+    rel: str,
+    fmt: str,
+    display: str,
+    base: FileEntry | None,
+    skip_bad: bool,
+    data_digest: Callable[[], str] | None = None,
+) -> FileEntry:
     try:
         prefix, columns, pos = read_header(data, fmt)
     except BadRow as exc:
@@ -132,10 +158,11 @@ def ingest_text_rows(
     groups = base_index.groups if base_index is not None else []
     line0 = prefix.count(b"\n") + 1
     if base_index is None and fmt != "csv":
-        walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display)
+        walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, data_digest)
         lossless = walk.lossless
     else:
-        walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display)
+        with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-match") as hasher:
+            walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display, hasher)
         covered = sum(groups[a].span for kind, a, _ in walk.pieces if kind == "chunk")
         covered += sum(r.next - r.start for r in walk.new)
         lossless = walk.lossless and covered == len(data) - pos
@@ -148,10 +175,8 @@ def ingest_text_rows(
             seen.update(dict.fromkeys(ks))
         columns = list(seen)
     layout = Layout(prefix, newline, final_newline) if lossless else None
-    if layout is None:
-        blobs.put_bytes(data)  # not rebuildable from its rows: keep the file as it is
     return FileEntry(
-        path=rel, size=len(data), digest=digest, kind="rows", format=fmt, rows=blobs.put_bytes(index.encode()),
+        path=rel, size=len(data), digest="", kind="rows", format=fmt, rows=blobs.put_bytes(index.encode()),
         row_count=index.count, columns=columns, layout=layout, bad_rows=walk.bad_count, bad_samples=walk.bad,
     )
 
@@ -167,7 +192,7 @@ def _chunk_at(mv: memoryview, n: int, pos: int, g: Group) -> bool:
 
 def _walk(
     data: bytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
-    columns: list[str], skip_bad: bool, display: str,
+    columns: list[str], skip_bad: bool, display: str, hasher: ThreadPoolExecutor | None = None,
 ) -> _Walk:
     w = _Walk()
     mv = memoryview(data)
@@ -183,18 +208,33 @@ def _walk(
     keysets = w.keysets
     while pos < n:
         if fast and expect < len(chunks):
-            c = chunks[expect]
-            if _chunk_at(mv, n, pos, c):
-                w.pieces.append(("chunk", expect, 0))
+            # Check the next groups where they would be if nothing moved, several at once on other
+            # cores (hashlib lets go of the GIL); take them up to the first that does not match.
+            run: list[tuple[int, int]] = []
+            at = pos
+            for j in range(expect, min(expect + _SPECULATE, len(chunks))):
+                run.append((j, at))
+                at += chunks[j].span
+            found = (
+                list(hasher.map(lambda ja: _chunk_at(mv, n, ja[1], chunks[ja[0]]), run))
+                if hasher is not None and len(run) > 1
+                else [_chunk_at(mv, n, a, chunks[j]) for j, a in run]
+            )
+            for (j, _), ok in zip(run, found, strict=True):
+                if not ok:
+                    fast = False
+                    break
+                c = chunks[j]
+                w.pieces.append(("chunk", j, 0))
                 pos += c.span
                 line += c.lines
-                expect += 1
+                expect = j + 1
                 if w.newline is None:
                     w.newline = base_newline
                 elif w.newline != base_newline:
                     w.lossless = False
+            if fast or pos >= n:
                 continue
-            fast = False
         rec = next_record(data, pos, fmt)
         raw = data[rec.start : rec.end]
         term = data[rec.end : rec.next]
@@ -241,8 +281,29 @@ def _walk(
     return w
 
 
+def _put_known(blobs: BlobStore, data: bytes, digest: str) -> str:
+    """Store ``data`` whose digest is already known (no second hashing pass on a local store)."""
+    if not blobs.local:
+        return blobs.put_bytes(data)
+    final = blobs.path_of(digest)
+    if not os.path.exists(final):
+        tmp_dir = os.path.join(blobs.root, "tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return digest
+
+
 def _fresh_lines(
-    blobs: BlobStore, data: bytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str
+    blobs: BlobStore, data: bytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str,
+    body_digest: Callable[[], str] | None = None,
 ) -> tuple[_Walk, RowIndex]:
     """A first add of a line-format file (JSONL, TSV): lines scanned in parallel segments, and the
     file body itself as the pack (rows are found by offset and length; the newlines between them
@@ -284,18 +345,28 @@ def _fresh_lines(
     offsets = starts[keep].astype(np.uint64)
     lengths = row_len[keep].astype(np.uint32)
     digests = np.frombuffer(b"".join(digs), "S32") if digs else np.zeros(0, "S32")
-    pack = blobs.put_bytes(body) if digs else ""
+    if not digs:
+        pack = ""
+    elif pos == 0 and body_digest is not None:  # the body is the whole file, whose digest is on its way
+        pack = _put_known(blobs, body, body_digest())
+    else:
+        pack = blobs.put_bytes(body)
     mv = memoryview(body)
+    cuts = list(range(0, len(digs), CHUNK_ROWS))
+    spans = [(int(starts[c]), int(starts[min(c + CHUNK_ROWS, len(digs))])) for c in cuts]
+    hashes: list[bytes | None] = [None] * len(cuts)
+    if w.lossless:
+        with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-groups") as pool:
+            hashes = list(pool.map(lambda lh: sha(mv[lh[0] : lh[1]]).digest(), spans))
     groups: list[Group] = []
-    for s in range(0, len(digs), CHUNK_ROWS):
-        e = min(s + CHUNK_ROWS, len(digs))
-        rl = RowList(digests[s:e], np.zeros(e - s, np.uint32), offsets[s:e], lengths[s:e], [pack])
+    for c, (lo, hi), h in zip(cuts, spans, hashes, strict=True):
+        e = min(c + CHUNK_ROWS, len(digs))
+        rl = RowList(digests[c:e], np.zeros(e - c, np.uint32), offsets[c:e], lengths[c:e], [pack])
         entries = blobs.put_bytes(rl.encode_group())
-        if w.lossless:
-            lo, hi = int(starts[s]), int(starts[e])
-            groups.append(Group(s, e - s, entries, digs[s], hi - lo, e - s, sha(mv[lo:hi]).digest()))
+        if h is not None:
+            groups.append(Group(c, e - c, entries, digs[c], hi - lo, e - c, h))
         else:
-            groups.append(Group(s, e - s, entries, digs[s]))
+            groups.append(Group(c, e - c, entries, digs[c]))
     return w, RowIndex(len(digs), groups)
 
 

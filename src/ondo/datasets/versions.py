@@ -59,6 +59,12 @@ def load_manifest(blobs: BlobStore, digest: str) -> Manifest:
     return m
 
 
+def _remember_manifest(digest: str, manifest: Manifest) -> None:
+    _manifests[digest] = manifest
+    while len(_manifests) > 8:
+        _manifests.popitem(last=False)
+
+
 def _actor() -> str:
     try:
         return os.environ.get("ONDO_USER") or getpass.getuser()
@@ -164,6 +170,7 @@ def add(
             ws.write(remember)
         return existing, False
     ws.blobs.put_bytes(data)
+    _remember_manifest(digest, manifest)
     actor = _actor()
 
     def tx(conn: sa.Connection) -> tuple[VersionRow, bool]:

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import sys
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -56,24 +57,76 @@ def store_files(url: str, paths: list[str], small: int) -> tuple[list[tuple[str,
     if blobs is None or blobs.url != url:
         blobs = _SHARED["blobs"] = BlobStore(url)
     out = []
-    buf = bytearray()
+    pack = _PackWriter(blobs)
     seen: dict[str, int] = {}
-    for p in paths:
-        at = time.time_ns()
-        with open(p, "rb") as f:
-            data = f.read(small + 1)
-            if len(data) <= small:
+    try:
+        for p in paths:
+            at = time.time_ns()
+            with open(p, "rb") as f:
+                data = f.read() if os.fstat(f.fileno()).st_size <= small else None
+            if data is not None and len(data) <= small:
                 digest = "sha256:" + hashlib.sha256(data).hexdigest()
                 off = seen.get(digest)
                 if off is None:
-                    off = seen[digest] = len(buf)
-                    buf += data
+                    off = seen[digest] = pack.add(data)
                 out.append((digest, len(data), at, off))
-                continue
-        digest = store_whole(blobs, p)
-        out.append((digest, os.path.getsize(p), at, -1))
-    pack = blobs.put_bytes(bytes(buf)) if buf else None
-    return out, pack
+            else:
+                digest = store_whole(blobs, p)
+                out.append((digest, os.path.getsize(p), at, -1))
+        return out, pack.finish()
+    finally:
+        pack.discard()
+
+
+class _PackWriter:
+    """Appends files to one new blob, hashing as it writes (no second pass, no big buffer)."""
+
+    def __init__(self, blobs: Any) -> None:
+        self.blobs = blobs
+        self.size = 0
+        self.hash = hashlib.sha256()
+        self.parts: list[bytes] = []
+        self.tmp: str | None = None
+        self.f: Any = None
+        if blobs.local:
+            tmp_dir = os.path.join(blobs.root, "tmp")
+            os.makedirs(tmp_dir, exist_ok=True)
+            self.tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+            self.f = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/discard
+
+    def add(self, data: bytes) -> int:
+        off = self.size
+        if self.f is not None:
+            self.f.write(data)
+            self.hash.update(data)
+        else:
+            self.parts.append(data)
+        self.size += len(data)
+        return off
+
+    def finish(self) -> str | None:
+        if self.f is None:
+            return self.blobs.put_bytes(b"".join(self.parts)) if self.parts else None
+        self.f.close()
+        self.f = None
+        if self.size == 0:
+            return None
+        digest = "sha256:" + self.hash.hexdigest()
+        final = self.blobs.path_of(digest)
+        assert self.tmp is not None
+        if os.path.exists(final):
+            os.unlink(self.tmp)
+        else:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(self.tmp, final)
+        self.tmp = None
+        return digest
+
+    def discard(self) -> None:
+        if self.f is not None:
+            self.f.close()
+        if self.tmp is not None and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
 
 
 # -- row lines ----------------------------------------------------------------------------------
