@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ondo.llm import ChatMessage, ChatRequest, GenerateRequest, load_model
+from ondo.errors import UnsupportedOperation
+from ondo.llm import ChatMessage, ChatRequest, GenerateRequest, LoglikelihoodRequest, load_model
 from ondo.llm.openai_compat import OpenAICompatModel
 
 pytestmark = pytest.mark.llm
@@ -36,6 +37,13 @@ def test_chat_generate_and_stream_against_llama_cpp_server(llama_server: str) ->
     assert "".join(c.delta for c in chunks).strip()
     assert chunks[-1].finish_reason in ("stop", "length")
     assert len(many) == 2 and all(m.text for m in many)
+
+
+def test_shifted_echo_logprobs_of_llama_cpp_server_are_refused(llama_server: str) -> None:
+    model = load_model(f"{llama_server}#smollm2")
+    with pytest.raises(UnsupportedOperation, match="1983"):
+        asyncio.run(model.loglikelihood([LoglikelihoodRequest("The cat sat on the", " mat")]))
+    assert "loglikelihood" not in model.capabilities
 
 
 def test_model_discovered_from_the_server(llama_server: str) -> None:

@@ -421,6 +421,17 @@ class OpenAICompatModel(ModelBase):
             )
         usage = data.get("usage") or {}
         n_prompt = int(usage.get("prompt_tokens") or 0)
+        if n_prompt == len(tokens) and int(usage.get("completion_tokens") or 0) >= 1 and \
+                len(str(choice.get("text") or "")) > len(prompt):
+            # llama-cpp-python's server echoes only the prompt's tokens, with each logprob read from
+            # the wrong logits row (upstream issue #1983): the numbers would be silently wrong.
+            self._loglikelihood = False
+            raise UnsupportedOperation(
+                f"model {self.fingerprint}: this server's echoed prompt logprobs are shifted by one position "
+                "(llama-cpp-python's server, upstream issue #1983), so it cannot score loglikelihood; "
+                "score the GGUF in-process with 'llamacpp:PATH.gguf' or 'hf:PATH', or use it for generate_until "
+                "and chat tasks"
+            )
         if not 0 < n_prompt <= len(tokens):
             n_prompt = len(tokens) - 1  # max_tokens=1: the last token is the generated one
         offsets = [int(o) for o in offsets[:n_prompt]]
