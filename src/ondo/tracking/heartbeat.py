@@ -16,6 +16,7 @@ import time
 from collections.abc import Collection
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from ondo.store.tables.core import runs
 from ondo.workspace import Workspace
@@ -127,4 +128,7 @@ def reap(ws: Workspace, run_ids: Collection[str] | None = None) -> int:
         )
         return int(res.rowcount or 0)
 
-    return ws.write(_mark)
+    try:
+        return ws.write(_mark)
+    except DBAPIError:  # a reader that may not write (read-only role or file) still reads
+        return 0
