@@ -16,12 +16,13 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from ondo.traces.records import SpanRecord, check_kind, new_span_id, new_trace_id
+from ondo.traces.records import KINDS, SpanRecord, check_kind, new_span_id, new_trace_id
 from ondo.traces.tracer import Tracer, get_tracer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _current: ContextVar[Span | None] = ContextVar("ondo_current_span", default=None)
+_KINDS = frozenset(KINDS)
 
 
 def current_span() -> Span | None:
@@ -51,7 +52,8 @@ class Span:
         parent_id: str | None = None,
         tracer: Tracer | None = None,
     ) -> None:
-        check_kind(kind)
+        if kind not in _KINDS:
+            check_kind(kind)  # raises with the list of kinds
         self._tracer = tracer
         self._token: Token[Span | None] | None = None
         self._perf0 = 0.0
