@@ -181,3 +181,19 @@ def test_an_ondo_llm_model_is_scored_through_loglikelihood_with_an_empty_context
     assert [(r.context, r.continuation) for r in seen] == [("", "one two"), ("", "three")]
     assert res.loglikelihood == -24.0 and res.words == 3
     assert res.word_perplexity == pytest.approx(math.exp(24.0 / 3))
+
+
+def test_strided_perplexity_of_a_text_encodes_it_first(tiny_lm):
+    class Tok:
+        bos_token_id, eos_token_id = 1, 2
+
+        def encode(self, text, add_special_tokens=False):
+            return [3 + (ord(c) % 60) for c in text]
+
+    scorer = metrics.TransformersScorer(tiny_lm, Tok(), max_length=16)
+    text = "strided windows over a text"
+    by_text = metrics.strided_perplexity(scorer, text, max_length=16, stride=8)
+    by_ids = metrics.strided_perplexity(scorer, Tok().encode(text), max_length=16, stride=8)
+    assert by_text == by_ids and by_text.windows == 3
+    with pytest.raises(UnsupportedOperation, match="token_logprobs"):
+        metrics.strided_perplexity(object(), [1, 2, 3], max_length=4, stride=2)  # type: ignore[arg-type]

@@ -166,14 +166,23 @@ def rolling_windows(
         yield ctx[: len(ctx) - (len(cont) - 1)], cont
 
 
-def strided_perplexity(model: TokenScorer, token_ids: Sequence[int], *, max_length: int,
+def strided_perplexity(model: TokenScorer, token_ids: Sequence[int] | str, *, max_length: int,
                        stride: int) -> StridedPerplexity:
-    """Sliding-window perplexity of one token sequence, as the transformers perplexity guide computes it."""
+    """Sliding-window perplexity of one token sequence, as the transformers perplexity guide computes it.
+
+    ``token_ids`` may be a text when the model can ``encode`` it (the guide joins a corpus with
+    ``"\n\n"`` and encodes it once).
+    """
     if not hasattr(model, "token_logprobs"):
         raise UnsupportedOperation(f"{type(model).__name__} has no token_logprobs(ids): cannot compute perplexity")
     if max_length < 2 or stride < 1 or stride > max_length:
         raise InvalidInput("need max_length >= 2 and 1 <= stride <= max_length")
-    ids = list(token_ids)
+    if isinstance(token_ids, str):
+        encode = getattr(model, "encode", None)
+        if encode is None:
+            raise UnsupportedOperation(f"{type(model).__name__} cannot encode text; pass token ids")
+        token_ids = encode(token_ids)
+    ids: list[int] = [int(t) for t in token_ids]
     seq_len = len(ids)
     if seq_len < 2:
         raise InvalidInput("perplexity needs at least two tokens")
@@ -222,6 +231,7 @@ class TransformersScorer:
         return int(bos if bos is not None else self.tokenizer.eos_token_id)
 
     def encode(self, text: str) -> list[int]:
+        """Token ids without special tokens (lm-eval's ``tok_encode`` for causal models)."""
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _continuation_logprob(self, context: Sequence[int], continuation: Sequence[int]) -> float:
