@@ -65,6 +65,22 @@ def change_one_row(path: Path) -> None:
     path.write_bytes(b"\n".join(lines))
 
 
+def write_floor(folder: Path, nbytes: int) -> float:
+    """Seconds to write ``nbytes`` to one new file here: what storing a copy costs at the least on this disk."""
+    buf = random.Random(1).randbytes(64 << 20)
+    target = folder / "floor.bin"
+    os.sync()
+    t = time.perf_counter()
+    with open(target, "wb") as f:
+        left = nbytes
+        while left > 0:
+            f.write(buf[: min(left, len(buf))])
+            left -= len(buf)
+    took = time.perf_counter() - t
+    target.unlink()
+    return took
+
+
 def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
@@ -158,8 +174,11 @@ def main() -> None:
         d = None if args.skip_dvc else bench_dvc(dvc_repo / "data", dvc_repo)
         if d:
             print(f"dvc: {d}", flush=True)
+        floor = write_floor(tmp, o["stored_first_bytes"])
+        print(f"writing {o['stored_first_bytes']:,} bytes to one file: {floor:.2f}s", flush=True)
         report: dict[str, Any] = {"scale": args.scale, "shape": shape, "ondo": o, "dvc": d,
-                                  "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+                                  "write_floor_s": floor, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+                                  "load_average": os.getloadavg()}
         if d:
             report["first_add_speedup_vs_dvc"] = d["first_s"] / o["first_s"]
             report["readd_speedup_vs_dvc"] = d["readd_s"] / o["readd_s"]
@@ -169,6 +188,7 @@ def main() -> None:
         rows = [("first add (s)", "first_s", "{:.2f}"), ("re-add after 1 row (s)", "readd_s", "{:.3f}"),
                 ("stored by first add (MB)", "stored_first_bytes", "{:.1f}"),
                 ("stored by re-add (bytes)", "stored_new_bytes", "{:,}")]
+        print(f"{'write the same bytes (s)':28}{floor:>12.2f}{'':>12}")
         for label, key, fmt in rows:
             scale = 1e6 if "MB" in label else 1
             ov = fmt.format(o[key] / scale if scale != 1 else o[key])
