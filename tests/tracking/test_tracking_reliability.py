@@ -72,11 +72,9 @@ while True:  # keeps logging (unflushed) until killed
 def test_kill_9_marks_the_run_killed_and_keeps_flushed_points(
     spawn: Callable[..., Popen[str]], client: Client, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    beats = {
-        "ONDO_HEARTBEAT_INTERVAL": "0.2",
-        "ONDO_HEARTBEAT_TIMEOUT": "3",
-        "ONDO_METRIC_FLUSH_INTERVAL": "3600",
-    }
+    # only the timeout is shortened: the beat interval follows it (a third of it)
+    beats = {"ONDO_HEARTBEAT_TIMEOUT": "3", "ONDO_METRIC_FLUSH_INTERVAL": "3600"}
+    monkeypatch.delenv("ONDO_HEARTBEAT_INTERVAL", raising=False)
     for k, v in beats.items():
         monkeypatch.setenv(k, v)
     proc = spawn(KILLED)
@@ -139,3 +137,15 @@ def test_a_beat_revives_a_run_wrongly_called_killed(workspace: Workspace, client
     assert info.status == "running" and info.end_time is None
     run.end()
     assert client.get_run(run.id).status == "finished"
+
+
+def test_beats_follow_a_shortened_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ONDO_HEARTBEAT_INTERVAL", raising=False)
+    monkeypatch.delenv("ONDO_HEARTBEAT_TIMEOUT", raising=False)
+    assert (heartbeat.interval(), heartbeat.timeout()) == (5.0, 30.0)
+    monkeypatch.setenv("ONDO_HEARTBEAT_TIMEOUT", "1.5")
+    assert heartbeat.interval() == 0.5
+    monkeypatch.setenv("ONDO_HEARTBEAT_INTERVAL", "0.1")
+    assert heartbeat.interval() == 0.1
+    monkeypatch.setenv("ONDO_HEARTBEAT_TIMEOUT", "nonsense")
+    assert heartbeat.timeout() == 30.0

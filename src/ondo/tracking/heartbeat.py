@@ -1,7 +1,7 @@
 """Heartbeats tell a live run from one whose process died.
 
 A run's process updates ``runs.heartbeat_at`` every ``ONDO_HEARTBEAT_INTERVAL`` seconds
-(default 5) from one daemon thread per process. A process killed with ``kill -9`` cannot say
+(default 5, and at most a third of the timeout) from one daemon thread per process. A process killed with ``kill -9`` cannot say
 goodbye, so readers do it for it: ``reap`` marks 'running' runs whose heartbeat is older than
 ``ONDO_HEARTBEAT_TIMEOUT`` seconds (default 30) as 'killed', with the last heartbeat as end time.
 Points flushed before the death stay; nothing else is touched.
@@ -33,13 +33,14 @@ def _seconds(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
-def interval() -> float:
-    return _seconds("ONDO_HEARTBEAT_INTERVAL", DEFAULT_INTERVAL)
-
-
 def timeout() -> float:
-    """How long a run may stay silent before readers call it killed (at least two beats)."""
-    return max(_seconds("ONDO_HEARTBEAT_TIMEOUT", DEFAULT_TIMEOUT), 2 * interval())
+    """How long a run may stay silent before readers call it killed."""
+    return _seconds("ONDO_HEARTBEAT_TIMEOUT", DEFAULT_TIMEOUT)
+
+
+def interval() -> float:
+    """Seconds between beats: at most a third of the timeout, so shortening only the timeout works."""
+    return min(_seconds("ONDO_HEARTBEAT_INTERVAL", DEFAULT_INTERVAL), timeout() / 3)
 
 
 class Heartbeat:
