@@ -382,6 +382,10 @@ class RunPage(list[RunInfo]):
         super().__init__(items)
         self.next_page_token = next_page_token
 
+    @property
+    def runs(self) -> list[RunInfo]:
+        return list(self)
+
 
 def _encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
