@@ -173,3 +173,64 @@ def test_first_token_time(workspace: Workspace) -> None:
         assert s.record.ttft_ms == first  # only the first one counts
     span = _stored(workspace)["stream"]
     assert span.ttft_ms is not None and span.ttft_ms <= span.latency_ms
+
+
+def test_instrumented_model_records_llm_spans(workspace: Workspace) -> None:
+    from ondo.llm.provider import ModelBase
+    from ondo.llm.types import ChatChunk, ChatMessage, ChatRequest, ChatResponse, GenerateRequest, Usage
+
+    class Echo(ModelBase):
+        provider_name = "openai"
+
+        @property
+        def fingerprint(self) -> str:
+            return "openai:gpt-4o-mini"
+
+        @property
+        def model_name(self) -> str:
+            return "gpt-4o-mini"
+
+        @property
+        def capabilities(self) -> frozenset[str]:
+            return frozenset({"chat", "generate", "stream"})
+
+        async def _chat_one(self, request: ChatRequest) -> ChatResponse:
+            return ChatResponse(text="pong", usage=Usage(input_tokens=1000, output_tokens=2000), model="gpt-4o-mini")
+
+        async def _generate_one(self, request: GenerateRequest) -> ChatResponse:
+            return ChatResponse(text=" world", usage=Usage(input_tokens=2, output_tokens=1), model="gpt-4o-mini")
+
+        async def chat_stream(self, request: ChatRequest) -> Any:
+            for piece in ("a", "b"):
+                yield ChatChunk(delta=piece, model="gpt-4o-mini")
+            yield ChatChunk(finish_reason="stop", usage=Usage(input_tokens=3, output_tokens=2), model="gpt-4o-mini")
+
+    model = ondo.traces.instrument(Echo(), name="assistant", version=3, alias="production")
+    req = ChatRequest(messages=[ChatMessage(role="user", content="ping")], temperature=0.5)
+
+    async def go() -> list[str]:
+        with ondo.span("app"):
+            answer = await model.chat(req)
+            gen = await model.generate(GenerateRequest(prompt="hello"))
+            streamed = [c.delta async for c in model.chat_stream(req)]
+        return [answer.text, gen.text, "".join(streamed)]
+
+    assert asyncio.run(go()) == ["pong", " world", "ab"]
+    assert flush()
+    spans = list_spans(workspace, bodies=True, kind="llm")
+    app = list_spans(workspace, name="app")[0]
+    assert len(spans) == 3 and all(s.parent_id == app.span_id for s in spans)
+    chat = next(s for s in spans if s.output == "pong")
+    assert (chat.model, chat.model_version, chat.model_alias, chat.provider) == ("assistant", 3, "production", "openai")
+    assert chat.input == [{"role": "user", "content": "ping"}] and chat.input_tokens == 1000
+    assert chat.attributes["gen_ai.request.temperature"] == 0.5
+    try:
+        from ondo.llm.cost import price_for
+    except ImportError:  # the price table not installed: the span has no cost
+        price = None
+    else:
+        price = price_for("openai", "gpt-4o-mini")
+    if price is not None:  # priced from the table: 1000 in, 2000 out
+        assert chat.cost_usd == pytest.approx(price.cost(Usage(input_tokens=1000, output_tokens=2000)))
+    stream = next(s for s in spans if s.output == "ab")
+    assert stream.ttft_ms is not None and stream.output_tokens == 2

@@ -9,9 +9,11 @@ with ondo.span("retrieve", kind="retrieval") as s:   # kinds: llm, retrieval, to
 
 ondo.traces.list_spans(model="assistant@production", status="error", since="1h")
 ondo.traces.get_trace(None, trace_id)         # the span tree
+model = ondo.traces.instrument(ondo.llm.load_model("local:smollm2"))   # llm spans for every call
 ```
 """
 
+from ondo.traces.models import instrument
 from ondo.traces.query import SpanView, count_spans, get_span, get_trace, list_spans, parse_since
 from ondo.traces.records import KINDS, SpanRecord, new_span_id, new_trace_id
 from ondo.traces.redaction import Redactor, register_secret, scrub
@@ -34,6 +36,7 @@ __all__ = [
     "get_span",
     "get_trace",
     "get_tracer",
+    "instrument",
     "list_spans",
     "new_span_id",
     "new_trace_id",
