@@ -128,3 +128,29 @@ def test_failed_write_keeps_points_for_the_next_flush(
         run.flush()
         assert writer.pending() == 0
     assert _count(workspace, run.id) == 2
+
+
+def test_a_forked_child_logs_into_the_run_but_does_not_end_it(client: Client) -> None:
+    import os
+
+    from ondo.tracking import active, writer
+
+    with ondo.start_run(experiment="fork") as run:
+        run.log_metric("parent", 1.0)
+        pid = os.fork()
+        if pid == 0:  # child: log, then exit normally (atexit hooks run)
+            code = 0
+            try:
+                run.log_metric("child", 2.0)
+                active._end_open_runs()  # what the child's interpreter-exit hooks do
+                writer.flush_all()
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert client.get_run(run.id).status == "running"
+    info = client.get_run(run.id)
+    assert info.status == "finished"
+    assert info.metrics == {"parent": 1.0, "child": 2.0}

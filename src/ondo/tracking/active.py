@@ -269,4 +269,12 @@ def _end_open_runs() -> None:
             print(f"ondo: could not end run {run.id}: {exc}", file=sys.stderr)
 
 
+def _after_fork_in_child() -> None:
+    """A forked child may log into its parent's runs, but ending them is the parent's business."""
+    global _open_lock
+    _open_lock = threading.Lock()
+    _open_runs.clear()
+
+
 atexit.register(_end_open_runs)
+os.register_at_fork(after_in_child=_after_fork_in_child)

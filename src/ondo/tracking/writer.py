@@ -159,7 +159,12 @@ class MetricWriter:
                 self._background_error = exc
 
     def _after_fork(self) -> None:
-        """In a forked child: the parent's thread is gone and its buffered points are the parent's to write."""
+        """In a forked child: the parent's thread is gone and its buffered points are the parent's to write.
+
+        The parent's pooled connections must not be used from here either (SQLite forbids sharing an
+        open connection across fork), so the child's engine starts a fresh pool.
+        """
+        self.ws.engine.dispose(close=False)
         self._buffer = deque()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
