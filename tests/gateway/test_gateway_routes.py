@@ -316,3 +316,35 @@ def test_retryable_upstream_status_goes_through_the_provider_retries(
     r = run(go)
     assert r.status_code == 429 and r.json()["error"]["code"] == "upstream_rate_limited"
     assert backend.requests == 1 + 3  # the fast attempt, then the provider's first try and 2 retries
+
+
+def test_gateway_redacts_bodies_before_storing(workspace: Workspace, assistant: FakeBackend) -> None:
+    cfg = GatewayConfig(redact=["email", "phone"], redact_regex=[r"ORDER-\d+"])
+    app = create_app(workspace, config=cfg)
+
+    async def go() -> Any:
+        async with asgi_client(app) as c:
+            return await c.post("/v1/chat/completions",
+                                json=chat_body(content="I am kim@example.com, 010-1234-5678, ORDER-991"))
+
+    r = run(go)
+    assert r.status_code == 200
+    assert "kim@example.com" in r.text  # the client gets the real answer...
+    assert app.state.gateway.tracer.flush(30)
+    [span] = list_spans(workspace, bodies=True)
+    stored = json.dumps([span.input, span.output])
+    assert "kim@example.com" not in stored and "1234-5678" not in stored and "ORDER-991" not in stored
+    assert "[REDACTED_EMAIL]" in stored and "[REDACTED_PHONE]" in stored and "[REDACTED]" in stored
+
+
+def test_bodies_are_not_stored_when_turned_off(workspace: Workspace, assistant: FakeBackend) -> None:
+    app = create_app(workspace, config=GatewayConfig(trace_bodies=False))
+
+    async def go() -> Any:
+        async with asgi_client(app) as c:
+            return await c.post("/v1/chat/completions", json=chat_body(content="private"))
+
+    assert run(go).status_code == 200
+    assert app.state.gateway.tracer.flush(30)
+    [span] = list_spans(workspace, bodies=True)
+    assert span.input is None and span.output is None and span.input_tokens == 10

@@ -185,9 +185,16 @@ def _authenticate(gateway: Gateway, request: Request) -> Any:
     )
 
 
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
 async def _serve(gateway: Gateway, request: Request, handler: Any) -> Response:
     try:
         key = _authenticate(gateway, request)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise GatewayError(413, f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+                               type="invalid_request_error", code="request_too_large")
         raw = await request.body()
         try:
             body = _loads(raw)
