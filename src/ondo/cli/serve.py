@@ -87,3 +87,21 @@ def serve(
         os.environ["ONDO_GATEWAY_REQUIRE_KEYS"] = "1" if keys_required else "0"
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
         uvicorn.run("ondo.server.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+
+
+@app.command("ui")
+def ui(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; any non-loopback address requires API keys."),
+    port: int = typer.Option(8000, "--port", help="Port to bind."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the browser at the server's pages."),
+) -> None:
+    """Serve the web pages (human evaluation, API docs) together with the gateway."""
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/docs"
+    typer.echo(f"ondo ui at {url}", err=True)
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.5, webbrowser.open, args=(url,)).start()
+    serve(host=host, port=port, workers=1, config=None, require_keys=False, redact=None, redact_regex=None,
+          no_trace_bodies=False, alias_ttl=None, access_log=False, log_level="warning")
