@@ -151,10 +151,27 @@ class Run:
     def log_metrics(
         self, values: Mapping[str, float], step: int | None = None, timestamp: float | None = None
     ) -> None:
-        """Buffer one point per key (all at ``step``); a bad value refuses the whole call."""
+        """Buffer one point per key (all at ``step``); a bad key or value refuses the whole call."""
         ts = timestamp or time.time()
-        point = self._point
-        points = [point(k, v, step, ts) for k, v in values.items()]
+        if step is not None and type(step) is not int:
+            step = _as_step(next(iter(values), ""), step)
+        rid, next_step, max_key = self.id, self._next_step, _runs.MAX_KEY
+        points: list[Point] = []
+        add = points.append
+        # _point, inlined: this loop runs once per logged value
+        for key, value in values.items():
+            if type(key) is not str or not key or len(key) > max_key:
+                _check_metric_key(key)
+            t = type(value)
+            v = value if t is float else float(value) if t is int else _metric_value(key, value)
+            s = next_step.get(key, 0) if step is None else step
+            if v - v == 0.0:
+                add((rid, key, s, v, ts, FLAG_FINITE))
+            else:
+                flag = flag_of(v)
+                add((rid, key, s, stored_value(v, flag), ts, flag))
+        for p in points:
+            next_step[p[1]] = p[2] + 1
         self._writer.add(points)
 
     def flush(self) -> None:

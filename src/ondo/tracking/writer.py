@@ -114,7 +114,7 @@ class MetricWriter:
             self._start_thread()
         if n >= self.BACKLOG * self.batch_size:
             self.flush()
-        else:
+        elif not self._wake.is_set():  # is_set is a plain read; set() takes a lock every call
             self._wake.set()
 
     def pending(self) -> int:
