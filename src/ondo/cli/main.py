@@ -10,31 +10,39 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import click
 import typer
+from sqlalchemy.exc import DatabaseError
 from typer.core import TyperGroup
 
-from ondo.errors import OndoError
+from ondo.errors import OndoError, StoreError
+
+_CORRUPTION = ("malformed", "not a database", "disk i/o error")
 
 
-class UserError(click.ClickException):
-    def __init__(self, error: OndoError) -> None:
-        super().__init__(error.message)
-        self.exit_code = error.exit_code
-
-    def show(self, file: Any = None) -> None:
-        click.secho(f"error: {self.message}", err=True, fg="red")
+def _report(error: OndoError) -> None:
+    typer.secho(f"error: {error.message}", err=True, fg="red")
 
 
 class OndoGroup(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    """Turns user mistakes into one line on stderr and a non-zero exit code.
+
+    typer vendors its own click, so the error is printed here and the exit goes through
+    ``typer.Exit`` rather than a click exception (which would escape as a traceback).
+    """
+
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except OndoError as exc:
-            # typer >= 0.20 vendors click, so a click.ClickException would escape as a traceback;
-            # print the one-line message here and exit through typer's own Exit.
-            UserError(exc).show()
+            _report(exc)
             raise typer.Exit(code=exc.exit_code) from exc
+        except DatabaseError as exc:
+            text = str(exc.orig).lower()
+            if not any(marker in text for marker in _CORRUPTION):
+                raise
+            err = StoreError(f"the store is damaged or unreadable: {exc.orig}")
+            _report(err)
+            raise typer.Exit(code=err.exit_code) from exc
 
 
 app = typer.Typer(

@@ -89,7 +89,7 @@ def write_retry(engine: Engine, fn: Callable[[sa.Connection], T], attempts: int 
             with engine.execution_options(ondo_write=True).begin() as conn:
                 return fn(conn)
         except DBAPIError as exc:
-            if not is_lock_error(exc) and not _is_serialization_error(exc) or attempt == attempts - 1:
+            if (not is_lock_error(exc) and not _is_serialization_error(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.5)
