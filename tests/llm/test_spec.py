@@ -23,7 +23,10 @@ def test_bundled_model_routes_scoring_to_transformers_and_generation_to_llamacpp
     assert {"chat", "generate", "loglikelihood", "json_schema"} <= model.capabilities
     assert "transformers:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:" in model.fingerprint
     assert "llamacpp:" in model.fingerprint
-    assert model.fingerprint == load_model("local:smollm2").fingerprint  # stable
+    again = load_model("local:smollm2")
+    assert again.fingerprint == model.fingerprint  # stable
+    assert isinstance(again, RoutedModel) and again.scorer is model.scorer  # weights load once per process
+    assert load_model("local:smollm2", shared=False, engine="transformers").scorer is not model.scorer
 
 
 def test_engine_option_and_other_schemes(gguf_path: Path) -> None:

@@ -18,6 +18,7 @@ registry; they call :func:`load_model_from_source` with what a model version sto
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,11 @@ def load_model(spec: str, **opts: Any) -> Model:
         from ondo.llm.transformers_local import TransformersModel
 
         path, gguf = _split_gguf(target, opts.pop("gguf_file", None))
-        return TransformersModel(path, gguf_file=gguf, **opts)
+        return _shared(TransformersModel, path, gguf_file=gguf, **opts)
     if scheme == "llamacpp":
         from ondo.llm.llamacpp import LlamaCppModel
 
-        return LlamaCppModel(_existing(target, spec), **opts)
+        return _shared(LlamaCppModel, _existing(target, spec), **opts)
     if scheme == "openai":
         base = opts.pop("base_url", None) or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         return _openai_compat(base_url=base, model=target, provider="openai", **opts)
@@ -88,7 +89,7 @@ def load_local(target: str, engine: str | None = None, **opts: Any) -> Model:
     if engine in (None, "auto", "llamacpp") and _has("llama_cpp"):
         from ondo.llm.llamacpp import LlamaCppModel
 
-        generator = LlamaCppModel(path, **llama_opts)
+        generator = _shared(LlamaCppModel, path, **llama_opts)
     if engine == "llamacpp":
         if generator is None:
             raise NotFound("python package", "llama_cpp (pip install 'ondo[local]')", [])
@@ -174,6 +175,22 @@ def _from_string(source: str, **opts: Any) -> Model:
     raise NotFound("model source", source, [])
 
 
+_instances: dict[tuple[Any, ...], Any] = {}
+_instances_lock = threading.Lock()
+
+
+def _shared(cls: Any, path: Any, **opts: Any) -> Any:
+    """One engine per (class, weights, options) in a process: local weights are loaded once, however
+    many callers (gateway, evaluations, judges) ask for the same model. ``shared=False`` opts out."""
+    if not opts.pop("shared", True):
+        return cls(path, **opts)
+    key = (cls, str(Path(path).expanduser().resolve()), tuple(sorted((k, repr(v)) for k, v in opts.items())))
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = cls(path, **opts)
+        return _instances[key]
+
+
 def _openai_compat(**kwargs: Any) -> Model:
     from ondo.llm.openai_compat import OpenAICompatModel
 
@@ -185,7 +202,7 @@ def _lazy_transformers(path: Path, opts: dict[str, Any]) -> Model | None:
         return None
     from ondo.llm.transformers_local import TransformersModel
 
-    return TransformersModel(str(path.parent), gguf_file=path.name, **opts)
+    return _shared(TransformersModel, str(path.parent), gguf_file=path.name, **opts)
 
 
 def _has(module: str) -> bool:
