@@ -96,6 +96,10 @@ def load_local(target: str, engine: str | None = None, **opts: Any) -> Model:
         scorer = generator
     if generator is None:
         generator = scorer
+    if scorer is None:  # transformers not installed: llama.cpp scores too
+        scorer = generator
+    if scorer is None:
+        raise NotFound("python package", "transformers or llama_cpp (pip install 'ondo[local]')", [])
     return RoutedModel(name, scorer, generator)
 
 
