@@ -93,3 +93,22 @@ def test_defaults_apply_only_where_the_request_is_silent() -> None:
     assert [m.role for m in seen[0].messages] == ["system", "user"]
     with pytest.raises(UnsupportedOperation, match="does not support loglikelihood; it supports: chat"):
         asyncio.run(model.loglikelihood([LoglikelihoodRequest("a", "b")]))
+
+
+def test_folder_fingerprint_hashes_the_weight_files(tmp_path: Path) -> None:
+    from ondo.llm.weights import directory_digest
+
+    folder = tmp_path / ".cache" / "model"  # a dot folder above the model must not hide its files
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights v1")
+    (folder / ".cache").mkdir()
+    (folder / ".cache" / "lock.json").write_text("ignored")
+    first = directory_digest(folder)
+    (folder / ".cache" / "lock.json").write_text("still ignored")
+    assert directory_digest(folder) == first
+    (folder / "model.safetensors").write_bytes(b"weights v2, retrained")
+    assert directory_digest(folder) != first
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotFound):
+        directory_digest(tmp_path / "empty")

@@ -82,10 +82,15 @@ def directory_digest(path: str | os.PathLike[str]) -> str:
     """Digest of a Hugging Face model folder: the sorted (name, file digest) of its weight/config files."""
     root = Path(path)
     h = hashlib.sha256()
+    found = False
     for f in sorted(root.rglob("*")):
-        if f.is_file() and f.suffix in _WEIGHT_SUFFIXES and ".cache" not in f.parts:
-            h.update(f.relative_to(root).as_posix().encode())
+        rel = f.relative_to(root)
+        if f.is_file() and f.suffix in _WEIGHT_SUFFIXES and not any(p.startswith(".") for p in rel.parts):
+            h.update(rel.as_posix().encode())
             h.update(file_digest(f).encode())
+            found = True
+    if not found:
+        raise NotFound("model weights", str(root), [])
     return "sha256:" + h.hexdigest()
 
 
