@@ -213,9 +213,48 @@ def test_registry_model_is_recorded_as_run_input(
 
 def test_group_with_members_missing_locally_runs_the_present_ones(shared_data: Path) -> None:
     """Only KMMLU Criminal-Law ships in shared data: the group runs it and lists the others as skipped."""
-    res = evaluate(FakeScorer(), "kmmlu", limit=3, num_fewshot=0, data_dir=shared_data, progress=False, track=False)
+    res = evaluate(
+        FakeScorer(), "kmmlu", limit=3, num_fewshot=0, data_dir=shared_data, progress=False, track=False
+    )
     assert list(res.tasks) == ["kmmlu_criminal_law"]
     assert len(res.skipped_tasks) == 44 and "Accounting-test.csv" in res.skipped_tasks["kmmlu_accounting"]
     assert res.groups["kmmlu"].metrics["acc"] == res.tasks["kmmlu_criminal_law"].metrics["acc"]
     with pytest.raises(OndoError, match=r"Accounting-test\.csv"):
         evaluate(FakeScorer(), "kmmlu_accounting", limit=3, data_dir=shared_data, progress=False, track=False)
+
+
+def test_cli_bench_json_summary(
+    shared_data: Path, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ondo.cli.main import app
+    from ondo.evals.bench import runner as bench_runner
+
+    monkeypatch.setattr(bench_runner, "resolve_model", lambda spec: (FakeScorer(), {"spec": spec}))
+    out = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "bench",
+            "--model",
+            "local:smollm2",
+            "--tasks",
+            "arc_easy,hellaswag",
+            "--limit",
+            "4",
+            "--num-fewshot",
+            "0",
+            "--data-dir",
+            str(shared_data),
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output[out.output.index("{") :])
+    assert data["run_id"] and data["model"] == "local:smollm2"
+    assert set(data["results"]) == {"arc_easy", "hellaswag"}
+    assert "hellaswag.acc_norm_stderr" in data["metrics"] and data["tasks"]["arc_easy"]["n_items"] == 4
+    bad = CliRunner().invoke(
+        app,
+        ["eval", "bench", "--tasks", "arc_easy", "--on-bad-row", "ignore", "--data-dir", str(shared_data)],
+    )
+    assert bad.exit_code != 0 and "skip" in bad.output

@@ -75,6 +75,7 @@ class BenchResult:
             "model": self.model,
             "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
             "groups": {k: v.to_dict() for k, v in self.groups.items()},
+            "results": {k: dict(v.metrics) for k, v in {**self.tasks, **self.groups}.items()},
             "metrics": self.metrics,
             "seconds": self.seconds,
             "stats": self.stats,
