@@ -13,10 +13,13 @@ Two ``Llama`` instances are made lazily: one with ``logits_all`` for scoring (it
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,16 @@ from ondo.llm.types import (
     move_trailing_spaces,
 )
 from ondo.llm.weights import file_digest
+
+_live: weakref.WeakSet[LlamaCppModel] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free llama.cpp contexts before interpreter teardown; llama-cpp-python's own finaliser
+    otherwise runs after its module globals are gone and prints a TypeError at exit."""
+    for model in list(_live):
+        model.close()
 
 
 class LlamaCppModel(ModelBase):
@@ -67,6 +80,16 @@ class LlamaCppModel(ModelBase):
         self._gen_lock = threading.Lock()
         self._score_lock = threading.Lock()
         self._digest: str | None = None
+        _live.add(self)
+
+    def close(self) -> None:
+        """Free both llama.cpp contexts (they are re-created on next use)."""
+        for attr in ("_gen", "_score"):
+            llm = getattr(self, attr)
+            setattr(self, attr, None)
+            if llm is not None:
+                with contextlib.suppress(Exception):  # freeing is best effort
+                    llm.close()
 
     # ---- identity -------------------------------------------------------------------------------
 
