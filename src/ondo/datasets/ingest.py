@@ -310,7 +310,7 @@ def _fresh_lines(
     cost one byte a row)."""
     w = _Walk()
     body = data if pos == 0 else data[pos:]
-    digs: list[bytes] = []
+    dig_parts: list[bytes] = []
     skipped: list[int] = []
     crlf: list[int] = []
     lens_parts: list[np.ndarray] = []
@@ -319,7 +319,7 @@ def _fresh_lines(
     for sc in scans:
         if sc.error is not None:
             raise InvalidInput(sc.error[1], file=display, line=line0 + n + sc.error[0])
-        digs.extend(sc.digests)
+        dig_parts.append(sc.digests)
         skipped.extend(n + i for i in sc.skipped)
         crlf.extend(n + i for i in sc.crlf)
         for i, msg in sc.bad:
@@ -344,30 +344,32 @@ def _fresh_lines(
     keep = np.delete(np.arange(n), np.asarray(skipped, np.int64)) if skipped else np.arange(n)
     offsets = starts[keep].astype(np.uint64)
     lengths = row_len[keep].astype(np.uint32)
-    digests = np.frombuffer(b"".join(digs), "S32") if digs else np.zeros(0, "S32")
-    if not digs:
+    raw_digs = b"".join(dig_parts)
+    kept = len(raw_digs) // 32
+    digests = np.frombuffer(raw_digs, "S32") if kept else np.zeros(0, "S32")
+    if not kept:
         pack = ""
     elif pos == 0 and body_digest is not None:  # the body is the whole file, whose digest is on its way
         pack = _put_known(blobs, body, body_digest())
     else:
         pack = blobs.put_bytes(body)
     mv = memoryview(body)
-    cuts = list(range(0, len(digs), CHUNK_ROWS))
-    spans = [(int(starts[c]), int(starts[min(c + CHUNK_ROWS, len(digs))])) for c in cuts]
+    cuts = list(range(0, kept, CHUNK_ROWS))
+    spans = [(int(starts[c]), int(starts[min(c + CHUNK_ROWS, kept)])) for c in cuts]
     hashes: list[bytes | None] = [None] * len(cuts)
     if w.lossless:
         with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-groups") as pool:
             hashes = list(pool.map(lambda lh: sha(mv[lh[0] : lh[1]]).digest(), spans))
     groups: list[Group] = []
     for c, (lo, hi), h in zip(cuts, spans, hashes, strict=True):
-        e = min(c + CHUNK_ROWS, len(digs))
+        e = min(c + CHUNK_ROWS, kept)
         rl = RowList(digests[c:e], np.zeros(e - c, np.uint32), offsets[c:e], lengths[c:e], [pack])
         entries = blobs.put_bytes(rl.encode_group())
         if h is not None:
-            groups.append(Group(c, e - c, entries, digs[c], hi - lo, e - c, h))
+            groups.append(Group(c, e - c, entries, raw_digs[32 * c : 32 * c + 32], hi - lo, e - c, h))
         else:
-            groups.append(Group(c, e - c, entries, digs[c]))
-    return w, RowIndex(len(digs), groups)
+            groups.append(Group(c, e - c, entries, raw_digs[32 * c : 32 * c + 32]))
+    return w, RowIndex(kept, groups)
 
 
 Loc = tuple[str, int, int]  # (pack digest, offset, length); pack "" is the pack being written

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import operator
 import os
 import sys
 import time
@@ -136,7 +137,7 @@ class LineScan:
 
     n: int = 0
     lens: bytes = b""  # int64 line lengths (terminator excluded, CR included)
-    digests: list[bytes] = field(default_factory=list)  # of the kept rows, in order
+    digests: bytes = b""  # 32-byte digests of the kept rows, in order, back to back (one object to pickle)
     skipped: list[int] = field(default_factory=list)  # blank or bad lines
     crlf: list[int] = field(default_factory=list)
     bad: list[tuple[int, str]] = field(default_factory=list)  # first samples
@@ -153,13 +154,48 @@ def scan_lines(body: bytes, fmt: str, columns: list[str], skip_bad: bool) -> Lin
     out.final = lines[-1] == b""
     if out.final:
         lines.pop()
-    n = out.n = len(lines)
+    out.n = len(lines)
+    if fmt == "jsonl" and b"\r" not in body and _scan_clean_json(lines, out):
+        return out
+    _scan_each(lines, fmt, columns, skip_bad, out)
+    return out
+
+
+def _scan_clean_json(lines: list[bytes], out: LineScan) -> bool:
+    """The common case, with no Python code per line: LF-only lines (the caller saw no CR), none
+    blank, each one a JSON object. Every line is still parsed on its own (``map`` over the parser), so what passes here
+    is exactly what the line-by-line loop accepts. False (and ``out`` untouched) sends the run
+    to that loop, which finds and reports the odd lines."""
+    if not all(lines) or any(map(bytes.isspace, lines)):
+        return False
+    loads, json_errors = json_loader()
+    try:
+        objs = list(map(loads, lines))
+    except json_errors:
+        return False
+    if objs and set(map(type, objs)) != {dict}:
+        return False
+    keysets = dict.fromkeys(map(tuple, objs))
+    del objs
+    sha = hashlib.sha256
+    out.digests = b"".join(map(_digest_of, map(sha, lines)))
+    out.lens = np.fromiter(map(len, lines), np.int64, len(lines)).tobytes()
+    out.keysets = list(keysets)
+    return True
+
+
+_digest_of = operator.methodcaller("digest")
+
+
+def _scan_each(lines: list[bytes], fmt: str, columns: list[str], skip_bad: bool, out: LineScan) -> None:
+    """Line by line: CRLF, blank and bad lines, TSV records."""
+    n = out.n
     terminated = n if out.final else n - 1
     dialect = DIALECTS.get(fmt)
     sha = hashlib.sha256
     loads, json_errors = json_loader()
     keysets: dict[tuple[str, ...], None] = {}
-    digs = out.digests
+    digs: list[bytes] = []
     skipped = out.skipped
     crlf = out.crlf
     for i, raw in enumerate(lines):
@@ -183,16 +219,16 @@ def scan_lines(body: bytes, fmt: str, columns: list[str], skip_bad: bool) -> Lin
         except BadRow as exc:
             if not skip_bad:
                 out.error = (i, str(exc))
-                return out
+                return
             skipped.append(i)
             out.bad_count += 1
             if len(out.bad) < _MAX_BAD_SAMPLES:
                 out.bad.append((i, str(exc)))
             continue
         digs.append(sha(raw).digest())
+    out.digests = b"".join(digs)
     out.lens = np.fromiter(map(len, lines), np.int64, n).tobytes()
     out.keysets = list(keysets)
-    return out
 
 
 def _scan_shared(start: int, end: int, fmt: str, columns: list[str], skip_bad: bool) -> LineScan:
