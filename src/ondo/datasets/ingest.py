@@ -176,7 +176,7 @@ def _ingest_text_rows(
         columns = list(seen)
     layout = Layout(prefix, newline, final_newline) if lossless else None
     return FileEntry(
-        path=rel, size=len(data), digest="", kind="rows", format=fmt, rows=blobs.put_bytes(index.encode()),
+        path=rel, size=len(data), digest="", kind="rows", format=fmt, rows=put_small(blobs, index.encode()),
         row_count=index.count, columns=columns, layout=layout, bad_rows=walk.bad_count, bad_samples=walk.bad,
     )
 
@@ -301,6 +301,12 @@ def _put_known(blobs: BlobStore, data: bytes, digest: str) -> str:
     return digest
 
 
+def put_small(blobs: BlobStore, data: bytes) -> str:
+    """``blobs.put_bytes`` for the many small blobs of an add (row groups, indexes): on a local
+    store written with plain file calls, without fsspec's per-call overhead."""
+    return _put_known(blobs, data, digest_bytes(data))
+
+
 def _fresh_lines(
     blobs: BlobStore, data: bytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str,
     body_digest: Callable[[], str] | None = None,
@@ -364,7 +370,7 @@ def _fresh_lines(
     for c, (lo, hi), h in zip(cuts, spans, hashes, strict=True):
         e = min(c + CHUNK_ROWS, kept)
         rl = RowList(digests[c:e], np.zeros(e - c, np.uint32), offsets[c:e], lengths[c:e], [pack])
-        entries = blobs.put_bytes(rl.encode_group())
+        entries = put_small(blobs, rl.encode_group())
         if h is not None:
             groups.append(Group(c, e - c, entries, raw_digs[32 * c : 32 * c + 32], hi - lo, e - c, h))
         else:
@@ -410,7 +416,7 @@ def _save_group(blobs: BlobStore, digests: list[bytes], locs: list[Loc], new_pac
         np.frombuffer(b"".join(digests), "S32"), np.array(idx, np.uint32),
         np.array([o for _, o, _ in locs], np.uint64), np.array([n for _, _, n in locs], np.uint32), list(packs),
     )
-    return blobs.put_bytes(rl.encode_group())
+    return put_small(blobs, rl.encode_group())
 
 
 def _store_rows(blobs: BlobStore, data: bytes, w: _Walk, base: RowIndex | None, lossless: bool) -> RowIndex:
@@ -471,5 +477,5 @@ def ingest_parquet(blobs: BlobStore, *, path: str, rel: str, display: str, base:
     index = RowIndex(len(rows), groups)
     return FileEntry(
         path=rel, size=os.path.getsize(path), digest=digest, kind="rows", format="parquet",
-        rows=blobs.put_bytes(index.encode()), row_count=index.count, columns=list(table.schema.names), layout=None,
+        rows=put_small(blobs, index.encode()), row_count=index.count, columns=list(table.schema.names), layout=None,
     )

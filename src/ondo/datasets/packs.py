@@ -94,13 +94,14 @@ class RowList:
     def encode_group(self) -> bytes:
         """This (small) row list as a group blob; packs listed in order of first use, so equal rows
         at equal locations always give the same bytes."""
-        order: dict[int, int] = {}
-        for i in self.pack_idx.tolist():
-            order.setdefault(i, len(order))
-        remap = np.zeros(max(len(self.packs), 1), np.uint32)
-        for old, new in order.items():
-            remap[old] = new
-        local = remap[self.pack_idx] if len(self) else self.pack_idx
+        used, first = np.unique(self.pack_idx, return_index=True)
+        order = used[np.argsort(first, kind="stable")].tolist()  # pack indexes by first use
+        if order == list(range(len(order))):
+            local = self.pack_idx  # already numbered by first use (always so with one pack)
+        else:
+            remap = np.zeros(max(len(self.packs), 1), np.uint32)
+            remap[order] = np.arange(len(order), dtype=np.uint32)
+            local = remap[self.pack_idx]
         header = json.dumps({"count": len(self), "packs": [self.packs[i] for i in order]},
                             separators=(",", ":")).encode()
         return b"".join([
