@@ -1,96 +1,32 @@
 """``ondo models ...`` and ``ondo lineage``: thin shells over ``ondo.models``.
 
-The alias-event helpers here are shared with ``ondo prompts`` (same events, other kind).
+The alias, promote, check, rollback and history commands come from ``ondo.cli.registry_common`` (shared with
+``ondo prompts``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from ondo import models as registry
-from ondo.aliases.events import AliasEvent
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.errors import GateFailed, InvalidInput
-from ondo.registry.times import iso, to_epoch
+from ondo.cli.registry_common import (
+    add_alias_command,
+    add_check_command,
+    add_history_command,
+    add_promote_command,
+    add_rollback_command,
+    key_values,
+)
+from ondo.errors import InvalidInput
+from ondo.registry.times import iso
 
 app = typer.Typer(help="Model registry: versions, aliases, gated promotion, rollback, history.", no_args_is_help=True)
 lineage_app = typer.Typer(help="Lineage of a registered version.")
-
-
-# -- helpers shared with ondo prompts ---------------------------------------------------------------
-def key_values(items: Sequence[str] | None, what: str) -> dict[str, Any]:
-    """``["temperature=0.2", "stop=[\\"\\\\n\\"]"]`` -> {...}; values are JSON when they parse, else text."""
-    out: dict[str, Any] = {}
-    for item in items or ():
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"expected KEY=VALUE, got '{item}'", field=what)
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
-    return out
-
-
-def event_dict(e: AliasEvent) -> dict[str, Any]:
-    return {**e.to_dict(), "time": iso(e.created_at)}
-
-
-def print_events(events: Sequence[AliasEvent], json_out: bool, title: str) -> None:
-    if json_out:
-        print_json([event_dict(e) for e in events])
-        return
-    print_table(
-        ["TIME", "ALIAS", "ACTION", "FROM", "TO", "BY", "REASON"],
-        [
-            (iso(e.created_at), e.alias, e.action + (" (forced)" if (e.details or {}).get("forced") else ""),
-             e.from_version, e.to_version, e.actor, e.reason or "")
-            for e in events
-        ],
-        title=title,
-    )
-
-
-def print_event(e: AliasEvent, json_out: bool) -> None:
-    if json_out:
-        print_json(event_dict(e))
-        return
-    frm = "nothing" if e.from_version is None else f"{e.from_version}"
-    to = "nothing" if e.to_version is None else f"{e.to_version}"
-    console.print(f"{e.name}@{e.alias}: {frm} -> {to} ({e.action}{', ' + e.reason if e.reason else ''})")
-
-
-def split_alias_args(name: str, alias: str | None, version: str | None, version_opt: int | None) -> tuple[str, str, int | None]:
-    """``alias summarizer/3 production``, ``alias summarizer production 3`` or ``... --version 3``."""
-    if alias is None:
-        raise InvalidInput("give the alias: e.g. 'production'", field="alias")
-    v: int | None = version_opt
-    if version is not None:
-        if not version.isdigit():
-            raise InvalidInput(f"version must be a number, got '{version}'", field="version")
-        if v is not None and v != int(version):
-            raise InvalidInput("version given twice with different values", field="version")
-        v = int(version)
-    return name, alias, v
-
-
-def history_at(events: Sequence[AliasEvent], name: str, alias: str | None, at: str, lookup: Any) -> list[dict[str, Any]]:
-    """What each alias (or one) held at time ``at``."""
-    when = to_epoch(at)
-    names = [alias] if alias else sorted({e.alias for e in events})
-    return [{"name": name, "alias": a, "at": iso(when), "version": lookup(name, a, when)} for a in names]
-
-
-def print_at(rows: list[dict[str, Any]], json_out: bool) -> None:
-    if json_out:
-        print_json(rows[0] if len(rows) == 1 else rows)
-        return
-    print_table(["ALIAS", "AT", "VERSION"], [(r["alias"], r["at"], r["version"] if r["version"] is not None else "(none)") for r in rows])
 
 
 # -- commands -----------------------------------------------------------------------------------------
@@ -208,103 +144,16 @@ def show_cmd(ref: str = typer.Argument(..., help="summarizer, summarizer/4, summ
     print_table(["FIELD", "VALUE"], rows, title=v.ref)
 
 
-@app.command("alias")
-def alias_cmd(
-    name: str = typer.Argument(..., help="Model name, or name/N."),
-    alias: str | None = typer.Argument(None, help="Alias, e.g. production."),
-    version: str | None = typer.Argument(None, help="Version number (or give name/N, or --version)."),
-    version_opt: int | None = typer.Option(None, "--version", "-v"),
-    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
-    remove: bool = typer.Option(False, "--remove", help="Remove the alias instead."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Point an alias at a version (no gate; see promote), or --remove it."""
-    name, alias, v = split_alias_args(name, alias, version, version_opt)
-    if remove:
-        print_event(registry.remove_alias(name, alias, reason=reason), json_out)
-        return
-    print_event(registry.set_alias(name, alias, v, reason=reason), json_out)
-
-
-def run_promote(promote: Any, check: Any, ref: str, alias: str, require: list[str], force: bool,
-                reason: str | None, json_out: bool) -> None:
-    """The promote command of models and prompts: move, or print each failed requirement and exit 1."""
-    try:
-        e = promote(ref, alias=alias, require=require, force=force, reason=reason)
-    except GateFailed as exc:
-        if json_out:
-            checks = [c.to_dict() for c in check(ref, require)]
-            print_json({"promoted": False, "target": exc.target, "failures": exc.failures, "checks": checks})
-        raise
-    if json_out:
-        print_json({**event_dict(e), "promoted": True})
-        return
-    print_event(e, False)
-    for c in (e.details or {}).get("checks", []):
-        console.print(f"  {'ok ' if c['passed'] else 'FAILED (forced)'} {c['message']}")
-
-
-def run_check(check: Any, ref: str, require: list[str], json_out: bool) -> None:
-    checks = check(ref, require)
-    if json_out:
-        print_json([c.to_dict() for c in checks])
-    else:
-        print_table(["REQUIREMENT", "VALUE", "RUN", "RESULT"],
-                    [(str(c.requirement), "" if c.value is None else c.value, (c.run_id or "")[:12],
-                      "ok" if c.passed else ("missing" if c.value is None else "failed")) for c in checks])
-    if not all(c.passed for c in checks):
-        raise typer.Exit(1)
-
-
-@app.command("promote")
-def promote_cmd(
-    ref: str = typer.Argument(..., help="The version to promote, e.g. summarizer/4 or summarizer@staging."),
-    alias: str = typer.Option(..., "--alias", "-a", help="The alias to move, e.g. production."),
-    require: list[str] | None = typer.Option(None, "--require", "-r", help="e.g. 'mmlu.acc>=0.45' (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Promote even if requirements fail (needs --reason)."),
-    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Move an alias to a version if its evaluation results meet every --require."""
-    run_promote(registry.promote, registry.check, ref, alias, require or [], force, reason, json_out)
-
-
-@app.command("check")
-def check_cmd(
-    ref: str = typer.Argument(..., help="The version to check."),
-    require: list[str] = typer.Option(..., "--require", "-r", help="e.g. 'mmlu.acc>=0.45' (repeatable)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Evaluate promotion requirements without moving anything; exit 1 if any fails."""
-    run_check(registry.check, ref, require, json_out)
-
-
-@app.command("rollback")
-def rollback_cmd(
-    name: str = typer.Argument(..., help="Model name (or name@alias)."),
-    alias_arg: str | None = typer.Argument(None, metavar="[ALIAS]"),
-    alias: str | None = typer.Option(None, "--alias", "-a", help="The alias to roll back, e.g. production."),
-    reason: str | None = typer.Option(None, "--reason", "-m"),
-    json_out: bool = JsonOption,
-) -> None:
-    """Move an alias back to the version it held before (again: one step further back)."""
-    print_event(registry.rollback(name, alias or alias_arg, reason=reason), json_out)
-
-
-@app.command("history")
-def history_cmd(
-    name: str = typer.Argument(..., help="Model name."),
-    alias: str | None = typer.Option(None, "--alias", "-a", help="Only this alias."),
-    at: str | None = typer.Option(None, "--at", help="Instead: what the alias(es) held at this time (ISO 8601 or epoch)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Every alias move of a model, oldest first; or, with --at, what was in place at that time."""
-    events = registry.history(name, alias)
-    if at is not None:
-        base = name.partition("@")[0]
-        print_at(history_at(events, base, alias, at, lambda n, a, w: registry.version_at(n, a, w)), json_out)
-        return
-    print_events(events, json_out, f"{name} alias history")
+add_alias_command(app, registry, noun="Model", doc="Point an alias at a version (no gate; see promote), or --remove it.")
+add_promote_command(
+    app, registry,
+    ref_help="The version to promote, e.g. summarizer/4 or summarizer@staging.",
+    require_help="e.g. 'mmlu.acc>=0.45' (repeatable).",
+    doc="Move an alias to a version if its evaluation results meet every --require.",
+)
+add_check_command(app, registry, ref_help="The version to check.", require_help="e.g. 'mmlu.acc>=0.45' (repeatable).")
+add_rollback_command(app, registry, noun="Model")
+add_history_command(app, registry, noun="Model")
 
 
 @lineage_app.command("lineage")

@@ -9,17 +9,16 @@ from typing import Any
 import typer
 
 from ondo import prompts
-from ondo.cli.models import (
-    history_at,
-    key_values,
-    print_at,
-    print_event,
-    print_events,
-    run_check,
-    run_promote,
-    split_alias_args,
-)
 from ondo.cli.output import JsonOption, console, print_json, print_table
+from ondo.cli.registry_common import (
+    add_alias_command,
+    add_check_command,
+    add_history_command,
+    add_promote_command,
+    add_rollback_command,
+    key_values,
+    print_event,
+)
 from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
@@ -164,73 +163,16 @@ def diff_cmd(
     typer.echo(d.text if d.text else f"{d.a} and {d.b} are identical", nl=not d.text)
 
 
-@app.command("alias")
-def alias_cmd(
-    name: str = typer.Argument(..., help="Prompt name, or name/N."),
-    alias: str | None = typer.Argument(None, help="Alias, e.g. production."),
-    version: str | None = typer.Argument(None, help="Version number (or give name/N, or --version)."),
-    version_opt: int | None = typer.Option(None, "--version", "-v"),
-    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
-    remove: bool = typer.Option(False, "--remove", help="Remove the alias instead."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Point an alias at a version, or --remove it."""
-    name, alias, v = split_alias_args(name, alias, version, version_opt)
-    if remove:
-        print_event(prompts.remove_alias(name, alias, reason=reason), json_out)
-        return
-    print_event(prompts.set_alias(name, alias, v, reason=reason), json_out)
-
-
-@app.command("promote")
-def promote_cmd(
-    ref: str = typer.Argument(..., help="The version to promote, e.g. summarize/2."),
-    alias: str = typer.Option(..., "--alias", "-a", help="The alias to move, e.g. production."),
-    require: list[str] | None = typer.Option(None, "--require", "-r", help="e.g. 'rouge1>=0.3' (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Promote even if requirements fail (needs --reason)."),
-    reason: str | None = typer.Option(None, "--reason", "-m", help="Why (recorded in the event)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Move an alias to a prompt version if the runs that used it meet every --require."""
-    run_promote(prompts.promote, prompts.check, ref, alias, require or [], force, reason, json_out)
-
-
-@app.command("check")
-def check_cmd(
-    ref: str = typer.Argument(..., help="The prompt version to check."),
-    require: list[str] = typer.Option(..., "--require", "-r", help="e.g. 'rouge1>=0.3' (repeatable)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Evaluate promotion requirements without moving anything; exit 1 if any fails."""
-    run_check(prompts.check, ref, require, json_out)
-
-
-@app.command("history")
-def history_cmd(
-    name: str = typer.Argument(..., help="Prompt name."),
-    alias: str | None = typer.Option(None, "--alias", "-a", help="Only this alias."),
-    at: str | None = typer.Option(None, "--at", help="Instead: what the alias(es) held at this time (ISO 8601 or epoch)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Every alias move of a prompt, oldest first; or, with --at, what was in place at that time."""
-    events = prompts.history(name, alias)
-    if at is not None:
-        base = name.partition("@")[0]
-        print_at(history_at(events, base, alias, at, lambda n, a, w: prompts.version_at(n, a, w)), json_out)
-        return
-    print_events(events, json_out, f"{name} alias history")
-
-
-@app.command("rollback")
-def rollback_cmd(
-    name: str = typer.Argument(..., help="Prompt name (or name@alias)."),
-    alias_arg: str | None = typer.Argument(None, metavar="[ALIAS]"),
-    alias: str | None = typer.Option(None, "--alias", "-a", help="The alias to roll back, e.g. production."),
-    reason: str | None = typer.Option(None, "--reason", "-m"),
-    json_out: bool = JsonOption,
-) -> None:
-    """Move an alias back to the version it held before (again: one step further back)."""
-    print_event(prompts.rollback(name, alias or alias_arg, reason=reason), json_out)
+add_alias_command(app, prompts, noun="Prompt", doc="Point an alias at a version, or --remove it.")
+add_promote_command(
+    app, prompts,
+    ref_help="The version to promote, e.g. summarize/2.",
+    require_help="e.g. 'rouge1>=0.3' (repeatable).",
+    doc="Move an alias to a prompt version if the runs that used it meet every --require.",
+)
+add_check_command(app, prompts, ref_help="The prompt version to check.", require_help="e.g. 'rouge1>=0.3' (repeatable).")
+add_history_command(app, prompts, noun="Prompt")
+add_rollback_command(app, prompts, noun="Prompt")
 
 
 @app.command("tag")
