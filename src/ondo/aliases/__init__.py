@@ -6,10 +6,12 @@ from ondo.aliases.events import (
     current,
     history,
     move,
+    pointer,
+    pointers,
     remove,
     rollback,
     undo_stack,
     value_at,
 )
 
-__all__ = ["AliasEvent", "all_for", "current", "history", "move", "remove", "rollback", "undo_stack", "value_at"]
+__all__ = ["AliasEvent", "all_for", "current", "history", "move", "pointer", "pointers", "remove", "rollback", "undo_stack", "value_at"]

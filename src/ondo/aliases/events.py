@@ -77,13 +77,31 @@ def _login() -> str:
         return "unknown"
 
 
+def pointer(conn: sa.Connection, kind: str, name: str, alias: str) -> int | None:
+    """What ``name@alias`` points at, read on the caller's connection (same snapshot as its other queries)."""
+    return conn.execute(
+        sa.select(aliases.c.version).where(
+            aliases.c.kind == kind, aliases.c.name == name, aliases.c.alias == alias
+        )
+    ).scalar_one_or_none()
+
+
+def pointers(conn: sa.Connection, kind: str) -> dict[str, dict[str, int]]:
+    """Every alias in place for ``kind``: ``{name: {alias: version}}`` (removed aliases left out), for listings."""
+    rows = conn.execute(
+        sa.select(aliases.c.name, aliases.c.alias, aliases.c.version)
+        .where(aliases.c.kind == kind, aliases.c.version.is_not(None))
+        .order_by(aliases.c.alias)
+    ).all()
+    by_name: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_name.setdefault(r.name, {})[r.alias] = r.version
+    return by_name
+
+
 def current(ws: Workspace, kind: str, name: str, alias: str) -> int | None:
     with ws.read() as conn:
-        return conn.execute(
-            sa.select(aliases.c.version).where(
-                aliases.c.kind == kind, aliases.c.name == name, aliases.c.alias == alias
-            )
-        ).scalar_one_or_none()
+        return pointer(conn, kind, name, alias)
 
 
 def all_for(ws: Workspace, kind: str, name: str) -> dict[str, int]:

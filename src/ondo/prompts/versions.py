@@ -24,7 +24,6 @@ from ondo.aliases.events import AliasEvent, current_actor
 from ondo.errors import InvalidInput, NotFound, OndoError
 from ondo.ids import Ref, check_alias, check_name, parse_ref
 from ondo.prompts import template as tpl
-from ondo.store.tables.aliases import aliases as aliases_table
 from ondo.store.tables.registry import prompt_versions, registry_tags
 from ondo.workspace import Workspace
 
@@ -307,11 +306,7 @@ def resolve_version(ws: Workspace, ref: str | Ref) -> int:
         return r.version
     with ws.read() as conn:
         if r.alias is not None:
-            v = conn.execute(
-                sa.select(aliases_table.c.version).where(
-                    aliases_table.c.kind == KIND, aliases_table.c.name == r.name, aliases_table.c.alias == r.alias
-                )
-            ).scalar_one_or_none()
+            v = aliases.pointer(conn, KIND, r.name, r.alias)
             if v is None:
                 if not _versions_of(conn, r.name):
                     raise NotFound("prompt", r.name, names(ws))
@@ -363,14 +358,7 @@ def list_prompts(ws: Workspace) -> builtins.list[PromptSummary]:
                 sa.func.max(prompt_versions.c.created_at).label("updated_at"),
             ).group_by(prompt_versions.c.name).order_by(prompt_versions.c.name)
         ).all()
-        ptr = conn.execute(
-            sa.select(aliases_table.c.name, aliases_table.c.alias, aliases_table.c.version).where(
-                aliases_table.c.kind == KIND, aliases_table.c.version.is_not(None)
-            ).order_by(aliases_table.c.alias)
-        ).all()
-    by_name: dict[str, dict[str, int]] = {}
-    for p in ptr:
-        by_name.setdefault(p.name, {})[p.alias] = p.version
+        by_name = aliases.pointers(conn, KIND)
     return [PromptSummary(r.name, r.latest, r.n, by_name.get(r.name, {}), r.updated_at) for r in rows]
 
 

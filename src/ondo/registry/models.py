@@ -27,7 +27,6 @@ from ondo.aliases.events import AliasEvent, current_actor
 from ondo.errors import InvalidInput, NotFound, OndoError
 from ondo.ids import Ref, check_alias, check_name, parse_ref
 from ondo.registry import weights as weights_mod
-from ondo.store.tables.aliases import aliases as aliases_table
 from ondo.store.tables.core import run_inputs, runs
 from ondo.store.tables.registry import model_version_datasets, model_versions, registry_tags
 from ondo.workspace import Workspace
@@ -366,11 +365,7 @@ def resolve_version(ws: Workspace, ref: str | Ref) -> int:
                 raise NotFound("model version", str(r), [f"{r.name}/{v}" for v in versions])
             return r.version
         if r.alias is not None:
-            v = conn.execute(
-                sa.select(aliases_table.c.version).where(
-                    aliases_table.c.kind == KIND, aliases_table.c.name == r.name, aliases_table.c.alias == r.alias
-                )
-            ).scalar_one_or_none()
+            v = aliases.pointer(conn, KIND, r.name, r.alias)
             if v is None:
                 raise NotFound("model alias", str(r), [f"{r.name}@{a}" for a in aliases.all_for(ws, KIND, r.name)])
             return int(v)
@@ -422,14 +417,7 @@ def list_models(ws: Workspace) -> builtins.list[ModelSummary]:
             .join(model_versions, sa.and_(model_versions.c.name == agg.c.name, model_versions.c.version == agg.c.latest))
             .order_by(agg.c.name)
         ).all()
-        ptr = conn.execute(
-            sa.select(aliases_table.c.name, aliases_table.c.alias, aliases_table.c.version)
-            .where(aliases_table.c.kind == KIND, aliases_table.c.version.is_not(None))
-            .order_by(aliases_table.c.alias)
-        ).all()
-    by_name: dict[str, dict[str, int]] = {}
-    for p in ptr:
-        by_name.setdefault(p.name, {})[p.alias] = p.version
+        by_name = aliases.pointers(conn, KIND)
     return [ModelSummary(r.name, r.latest, r.n, by_name.get(r.name, {}), r.created_at, r.kind, r.source) for r in rows]
 
 
