@@ -24,6 +24,7 @@ from ondo.aliases.events import AliasEvent, current_actor
 from ondo.errors import InvalidInput, NotFound, OndoError
 from ondo.ids import Ref, check_alias, check_name, parse_ref
 from ondo.prompts import template as tpl
+from ondo.registry import versioned
 from ondo.store.tables.registry import prompt_versions, registry_tags
 from ondo.workspace import Workspace
 
@@ -229,7 +230,7 @@ def register(
                 )
             )
         for k, v in (tags or {}).items():
-            _upsert_tag(conn, name, existing, str(k), str(v))
+            versioned.upsert_tag(conn, KIND, name, existing, str(k), str(v))
         return int(existing)
 
     for _ in range(20):
@@ -244,17 +245,6 @@ def register(
     return get_version(ws, name, version)
 
 
-def _upsert_tag(conn: sa.Connection, name: str, version: int, key: str, value: str) -> None:
-    where = (
-        registry_tags.c.kind == KIND, registry_tags.c.name == name,
-        registry_tags.c.version == version, registry_tags.c.key == key,
-    )
-    if conn.execute(sa.select(registry_tags.c.key).where(*where)).first():
-        conn.execute(registry_tags.update().where(*where).values(value=value))
-    else:
-        conn.execute(registry_tags.insert().values(kind=KIND, name=name, version=version, key=key, value=value))
-
-
 def _from_row(row: Any, tags: dict[str, str]) -> PromptVersion:
     return PromptVersion(
         name=row.name, version=row.version, digest=row.digest, template=row.template,
@@ -262,15 +252,6 @@ def _from_row(row: Any, tags: dict[str, str]) -> PromptVersion:
         params=dict(row.params or {}), description=row.description, created_at=row.created_at,
         created_by=row.created_by, tags=tags,
     )
-
-
-def _tags(conn: sa.Connection, name: str, version: int) -> dict[str, str]:
-    rows = conn.execute(
-        sa.select(registry_tags.c.key, registry_tags.c.value).where(
-            registry_tags.c.kind == KIND, registry_tags.c.name == name, registry_tags.c.version == version
-        ).order_by(registry_tags.c.key)
-    ).all()
-    return {r.key: r.value for r in rows}
 
 
 def get_version(ws: Workspace, name: str, version: int) -> PromptVersion:
@@ -283,7 +264,7 @@ def get_version(ws: Workspace, name: str, version: int) -> PromptVersion:
             if not versions:
                 raise NotFound("prompt", name, names(ws))
             raise NotFound("prompt version", f"{name}/{version}", [f"{name}/{v}" for v in versions])
-        return _from_row(row, _tags(conn, name, version))
+        return _from_row(row, versioned.read_tags(conn, KIND, name, version))
 
 
 def _versions_of(conn: sa.Connection, name: str) -> builtins.list[int]:
@@ -369,23 +350,13 @@ def list_versions(ws: Workspace, name: str) -> builtins.list[PromptVersion]:
         ).all()
         if not rows:
             raise NotFound("prompt", name, names(ws))
-        return [_from_row(r, _tags(conn, name, r.version)) for r in rows]
-
-
-def _split(name: str, version: int | None) -> tuple[str, int | None]:
-    """Accept ``set_alias("summarize/2", "production")`` as well as ``set_alias("summarize", ..., version=2)``."""
-    r = parse_ref(name)
-    if r.alias is not None or r.digest is not None:
-        raise InvalidInput(f"expected a prompt name or name/N, got '{name}'")
-    if r.version is not None and version is not None and r.version != version:
-        raise InvalidInput(f"'{name}' names version {r.version} but version={version} was given")
-    return r.name, version if version is not None else r.version
+        return [_from_row(r, versioned.read_tags(conn, KIND, name, r.version)) for r in rows]
 
 
 def set_alias(
     ws: Workspace, name: str, alias: str, version: int | None = None, *, reason: str | None = None
 ) -> AliasEvent:
-    name, version = _split(name, version)
+    name, version = versioned.split_name(name, version, KIND)
     check_alias(alias)
     if version is None:
         raise InvalidInput(f"which version should {name}@{alias} point at? pass version=N")
@@ -396,7 +367,7 @@ def set_alias(
 
 
 def remove_alias(ws: Workspace, name: str, alias: str, *, reason: str | None = None) -> AliasEvent:
-    name, _ = _split(name, None)
+    name, _ = versioned.split_name(name, None, KIND)
     event = aliases.remove(ws, KIND, name, alias, reason=reason)
     _invalidate(ws, name)
     return event
@@ -427,7 +398,7 @@ def names_include(ws: Workspace, name: str) -> bool:
 
 def set_tag(ws: Workspace, ref: str, key: str, value: str) -> None:
     pv = get(ws, ref)
-    ws.write(lambda conn: _upsert_tag(conn, pv.name, pv.version, key, str(value)))
+    ws.write(lambda conn: versioned.upsert_tag(conn, KIND, pv.name, pv.version, key, str(value)))
     _invalidate(ws, pv.name)
 
 

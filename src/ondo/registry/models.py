@@ -26,6 +26,7 @@ from ondo import aliases
 from ondo.aliases.events import AliasEvent, current_actor
 from ondo.errors import InvalidInput, NotFound, OndoError
 from ondo.ids import Ref, check_alias, check_name, parse_ref
+from ondo.registry import versioned
 from ondo.registry import weights as weights_mod
 from ondo.store.tables.core import run_inputs, runs
 from ondo.store.tables.registry import model_version_datasets, model_versions, registry_tags
@@ -327,16 +328,12 @@ def _from_row(conn: sa.Connection, row: Any) -> ModelVersion:
         .where(model_version_datasets.c.name == row.name, model_version_datasets.c.version == row.version)
         .order_by(model_version_datasets.c.ref)
     ).all()
-    tag_rows = conn.execute(
-        sa.select(registry_tags.c.key, registry_tags.c.value).where(
-            registry_tags.c.kind == KIND, registry_tags.c.name == row.name, registry_tags.c.version == row.version
-        ).order_by(registry_tags.c.key)
-    ).all()
     return ModelVersion(
         name=row.name, version=row.version, digest=row.digest, kind=row.kind, source=row.source,
         spec=dict(row.spec or {}), size=row.size, run_id=row.run_id,
         datasets=[{"ref": d.ref, "digest": d.digest} for d in ds], description=row.description,
-        created_at=row.created_at, created_by=row.created_by, tags={t.key: t.value for t in tag_rows},
+        created_at=row.created_at, created_by=row.created_by,
+        tags=versioned.read_tags(conn, KIND, row.name, row.version),
     )
 
 
@@ -436,12 +433,7 @@ def list_versions(ws: Workspace, name: str) -> builtins.list[ModelVersion]:
 
 def split_name(name: str, version: int | None = None) -> tuple[str, int | None]:
     """Accept ``("summarizer/3", None)`` as well as ``("summarizer", 3)``."""
-    r = parse_ref(str(name))
-    if r.alias is not None or r.digest is not None:
-        raise InvalidInput(f"expected a model name or name/N, got '{name}'")
-    if r.version is not None and version is not None and r.version != version:
-        raise InvalidInput(f"'{name}' names version {r.version} but version={version} was given")
-    return r.name, version if version is not None else r.version
+    return versioned.split_name(str(name), version, KIND)
 
 
 def name_and_alias(name: str, alias: str | None) -> tuple[str, str]:
@@ -491,13 +483,4 @@ def history(ws: Workspace, name: str, alias: str | None = None) -> builtins.list
 
 def set_tag(ws: Workspace, ref: str, key: str, value: str) -> None:
     mv = get(ws, ref)
-    where = (registry_tags.c.kind == KIND, registry_tags.c.name == mv.name,
-             registry_tags.c.version == mv.version, registry_tags.c.key == key)
-
-    def tx(conn: sa.Connection) -> None:
-        if conn.execute(sa.select(registry_tags.c.key).where(*where)).first():
-            conn.execute(registry_tags.update().where(*where).values(value=str(value)))
-        else:
-            conn.execute(registry_tags.insert().values(kind=KIND, name=mv.name, version=mv.version, key=key, value=str(value)))
-
-    ws.write(tx)
+    ws.write(lambda conn: versioned.upsert_tag(conn, KIND, mv.name, mv.version, key, str(value)))
