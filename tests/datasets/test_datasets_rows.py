@@ -227,3 +227,55 @@ def test_readd_after_random_edits_reuses_groups_correctly(
     v.checkout(out)
     assert (out / src.name).read_bytes() == src.read_bytes()
     assert ondo.data.verify(v.ref).ok
+
+
+def test_readd_compares_with_the_stored_old_file(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first add stores a JSONL body whole, so the next add finds unchanged groups by comparing
+    bytes with it; the edited row (longer than before) shifts the tail, which must still be reused."""
+    from ondo.datasets import ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 4)
+    seen: list[ingest._SameBytes | None] = []
+    real = ingest._SameBytes.against
+
+    def spy(*a: object) -> ingest._SameBytes | None:
+        out = real(*a)  # type: ignore[arg-type]
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(ingest._SameBytes, "against", spy)
+    hashed: list[int] = []
+    real_chunk_at = ingest._chunk_at
+
+    def chunk_at(mv: memoryview, n: int, pos: int, g: object, known: bool = False) -> bool:
+        if not known:
+            hashed.append(pos)
+        return real_chunk_at(mv, n, pos, g, known)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "_chunk_at", chunk_at)
+    src = tmp_path / "cmp.jsonl"
+    lines = [json.dumps({"i": i, "text": "x" * (i % 7)}) for i in range(200)]
+    src.write_text("\n".join(lines) + "\n")
+    before = src.read_bytes()
+    ondo.data.add(src, name="cmp")
+    lines[101] = json.dumps({"i": 101, "text": "a longer edited value"})
+    src.write_text("\n".join(lines) + "\n")
+    after = src.read_bytes()
+    v2 = ondo.data.add(src, name="cmp")
+    old = seen[-1]
+    assert old is not None
+    assert old.head == _same_start(before, after) > 0
+    assert old.tail == _same_start(before[::-1], after[::-1]) > 0
+    assert old.shift == len(after) - len(before) > 0
+    assert len(hashed) <= 2  # only the group around the edit is hashed (after its row is split)
+    assert [r["i"] for r in v2.rows()] == list(range(200))
+    out = tmp_path / "out"
+    v2.checkout(out)
+    assert (out / "cmp.jsonl").read_bytes() == src.read_bytes()
+
+
+def _same_start(a: bytes, b: bytes) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n

@@ -6,6 +6,7 @@ are reused without being split or parsed again.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -161,8 +162,13 @@ def _ingest_text_rows(
         walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, data_digest)
         lossless = walk.lossless
     else:
-        with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-match") as hasher:
-            walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display, hasher)
+        same = _SameBytes.against(blobs, base, groups, data) if base_index is not None else None
+        try:
+            with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-match") as hasher:
+                walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display, hasher, same)
+        finally:
+            if same is not None:
+                same.close()
         covered = sum(groups[a].span for kind, a, _ in walk.pieces if kind == "chunk")
         covered += sum(r.next - r.start for r in walk.new)
         lossless = walk.lossless and covered == len(data) - pos
@@ -181,18 +187,103 @@ def _ingest_text_rows(
     )
 
 
-def _chunk_at(mv: memoryview, n: int, pos: int, g: Group) -> bool:
+def _chunk_at(mv: memoryview, n: int, pos: int, g: Group, known: bool = False) -> bool:
+    """Whether group ``g``'s bytes are at ``pos``; ``known``: they are (compared with the old file)."""
     end = pos + g.span
     if g.hash is None or end > n or g.span == 0:
         return False
     if mv[end - 1] != 10 and end != n:  # a group that ended the old file must end this one too
         return False
-    return hashlib.sha256(mv[pos:end]).digest() == g.hash
+    return known or hashlib.sha256(mv[pos:end]).digest() == g.hash
+
+
+class _SameBytes:
+    """Where the file still holds the previous version's bytes, found by comparing it with that
+    version's file when the store has it whole (a first add stores a line file's body as its row
+    pack, so it does): memory comparison at memory speed, instead of hashing every row group.
+    Only the common head and tail are used: a group whose old bytes lie in one of them, at the
+    same distance from that end, is in place; any other group is checked by its hash."""
+
+    _BLOCK = 4 << 20
+
+    def __init__(self, old: mmap.mmap, starts: list[int], head: int, tail: int, shift: int, old_len: int) -> None:
+        self._old = old
+        self.starts = starts  # where each group began in the old file
+        self.head = head  # bytes equal from the start of both files
+        self.tail = tail  # bytes equal from the end of both files
+        self.shift = shift  # len(new) - len(old)
+        self.old_len = old_len
+
+    @classmethod
+    def against(cls, blobs: BlobStore, base: FileEntry | None, groups: list[Group], data: bytes) -> _SameBytes | None:
+        if base is None or base.layout is None or not blobs.local or not groups:
+            return None
+        if any(g.hash is None for g in groups):
+            return None
+        starts = []
+        at = len(base.layout.prefix)
+        for g in groups:
+            starts.append(at)
+            at += g.span
+        if at != base.size:  # the groups do not tile the old file: nothing to compare against
+            return None
+        try:
+            with open(blobs.path_of(base.digest), "rb") as f:
+                if os.fstat(f.fileno()).st_size != base.size or base.size == 0:
+                    return None
+                # read in one pass by the kernel rather than a page fault at a time
+                flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+                old = mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+        except (FileNotFoundError, ValueError, OSError):
+            return None
+        a = np.frombuffer(data, np.uint8)
+        b = np.frombuffer(old, np.uint8)
+        head = cls._head(a, b)
+        tail = cls._tail(a, b, min(len(a), len(b)) - head)
+        del a, b  # no exported views may outlive the map
+        return cls(old, starts, head, tail, len(data) - base.size, base.size)
+
+    @classmethod
+    def _head(cls, a: np.ndarray, b: np.ndarray) -> int:
+        """Length of the common start of two byte arrays."""
+        i = 0
+        n = min(len(a), len(b))
+        while i < n:
+            j = min(i + cls._BLOCK, n)
+            diff = a[i:j] != b[i:j]
+            if diff.any():
+                return i + int(diff.argmax())
+            i = j
+        return n
+
+    @classmethod
+    def _tail(cls, a: np.ndarray, b: np.ndarray, limit: int) -> int:
+        """Length of the common end of two byte arrays, at most ``limit``."""
+        k = 0
+        la, lb = len(a), len(b)
+        while k < limit:
+            s = min(cls._BLOCK, limit - k)
+            diff = a[la - k - s : la - k] != b[lb - k - s : lb - k]
+            if diff.any():
+                return k + int(diff[::-1].argmax())
+            k += s
+        return limit
+
+    def holds(self, j: int, g: Group, pos: int) -> bool:
+        """Group ``j`` (``g``) would be at ``pos`` and its old bytes are there unchanged."""
+        o = self.starts[j]
+        if pos == o and o + g.span <= self.head:
+            return True
+        return pos - o == self.shift and o >= self.old_len - self.tail
+
+    def close(self) -> None:
+        self._old.close()
 
 
 def _walk(
     data: bytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
     columns: list[str], skip_bad: bool, display: str, hasher: ThreadPoolExecutor | None = None,
+    same: _SameBytes | None = None,
 ) -> _Walk:
     w = _Walk()
     mv = memoryview(data)
@@ -215,11 +306,20 @@ def _walk(
             for j in range(expect, min(expect + _SPECULATE, len(chunks))):
                 run.append((j, at))
                 at += chunks[j].span
-            found = (
-                list(hasher.map(lambda ja: _chunk_at(mv, n, ja[1], chunks[ja[0]]), run))
-                if hasher is not None and len(run) > 1
-                else [_chunk_at(mv, n, a, chunks[j]) for j, a in run]
+            known = [same is not None and same.holds(j, chunks[j], a) for j, a in run]
+            cut = known.index(False) if same is not None and False in known else 0
+            if cut > 0:
+                # past the unchanged head: the first group not in place holds the edit and the
+                # groups after it have probably moved; check that one alone
+                del run[cut + 1 :], known[cut + 1 :]
+            unsure = [ja for ja, k in zip(run, known, strict=True) if not k]
+            hashed = iter(
+                list(hasher.map(lambda ja: _chunk_at(mv, n, ja[1], chunks[ja[0]]), unsure))
+                if hasher is not None and len(unsure) > 1
+                else [_chunk_at(mv, n, a, chunks[j]) for j, a in unsure]
             )
+            found = [_chunk_at(mv, n, a, chunks[j], True) if k else next(hashed)
+                     for (j, a), k in zip(run, known, strict=True)]
             for (j, _), ok in zip(run, found, strict=True):
                 if not ok:
                     fast = False
@@ -251,7 +351,7 @@ def _walk(
         d = sha(raw).digest()
         matched = False
         for j in first.get(d, ()):
-            if _chunk_at(mv, n, pos, chunks[j]):
+            if _chunk_at(mv, n, pos, chunks[j], same is not None and same.holds(j, chunks[j], pos)):
                 w.pieces.append(("chunk", j, 0))
                 pos += chunks[j].span
                 line += chunks[j].lines
