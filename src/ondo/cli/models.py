@@ -14,14 +14,7 @@ import typer
 
 from ondo import models as registry
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.cli.registry_common import (
-    add_alias_command,
-    add_check_command,
-    add_history_command,
-    add_promote_command,
-    add_rollback_command,
-    key_values,
-)
+from ondo.cli.registry_common import add_registry_commands, key_values
 from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
@@ -144,16 +137,14 @@ def show_cmd(ref: str = typer.Argument(..., help="summarizer, summarizer/4, summ
     print_table(["FIELD", "VALUE"], rows, title=v.ref)
 
 
-add_alias_command(app, registry, noun="Model", doc="Point an alias at a version (no gate; see promote), or --remove it.")
-add_promote_command(
-    app, registry,
-    ref_help="The version to promote, e.g. summarizer/4 or summarizer@staging.",
+add_registry_commands(
+    app, registry, noun="Model",
+    alias_doc="Point an alias at a version (no gate; see promote), or --remove it.",
+    promote_doc="Move an alias to a version if its evaluation results meet every --require.",
+    promote_ref_help="The version to promote, e.g. summarizer/4 or summarizer@staging.",
+    check_ref_help="The version to check.",
     require_help="e.g. 'mmlu.acc>=0.45' (repeatable).",
-    doc="Move an alias to a version if its evaluation results meet every --require.",
 )
-add_check_command(app, registry, ref_help="The version to check.", require_help="e.g. 'mmlu.acc>=0.45' (repeatable).")
-add_rollback_command(app, registry, noun="Model")
-add_history_command(app, registry, noun="Model")
 
 
 @lineage_app.command("lineage")

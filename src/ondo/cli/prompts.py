@@ -10,15 +10,7 @@ import typer
 
 from ondo import prompts
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.cli.registry_common import (
-    add_alias_command,
-    add_check_command,
-    add_history_command,
-    add_promote_command,
-    add_rollback_command,
-    key_values,
-    print_event,
-)
+from ondo.cli.registry_common import add_registry_commands, key_values, print_event
 from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
@@ -163,16 +155,15 @@ def diff_cmd(
     typer.echo(d.text if d.text else f"{d.a} and {d.b} are identical", nl=not d.text)
 
 
-add_alias_command(app, prompts, noun="Prompt", doc="Point an alias at a version, or --remove it.")
-add_promote_command(
-    app, prompts,
-    ref_help="The version to promote, e.g. summarize/2.",
+add_registry_commands(
+    app, prompts, noun="Prompt",
+    alias_doc="Point an alias at a version, or --remove it.",
+    promote_doc="Move an alias to a prompt version if the runs that used it meet every --require.",
+    promote_ref_help="The version to promote, e.g. summarize/2.",
+    check_ref_help="The prompt version to check.",
     require_help="e.g. 'rouge1>=0.3' (repeatable).",
-    doc="Move an alias to a prompt version if the runs that used it meet every --require.",
+    order=("alias", "promote", "check", "history", "rollback"),
 )
-add_check_command(app, prompts, ref_help="The prompt version to check.", require_help="e.g. 'rouge1>=0.3' (repeatable).")
-add_history_command(app, prompts, noun="Prompt")
-add_rollback_command(app, prompts, noun="Prompt")
 
 
 @app.command("tag")

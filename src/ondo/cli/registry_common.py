@@ -210,3 +210,29 @@ def add_history_command(app: typer.Typer, backend: ModuleType, *, noun: str) -> 
         f"Every alias move of a {noun.lower()}, oldest first; or, with --at, what was in place at that time."
     )
     app.command("history")(history_cmd)
+
+
+def add_registry_commands(
+    app: typer.Typer,
+    backend: ModuleType,
+    *,
+    noun: str,
+    alias_doc: str,
+    promote_doc: str,
+    promote_ref_help: str,
+    check_ref_help: str,
+    require_help: str,
+    order: Sequence[str] = ("alias", "promote", "check", "rollback", "history"),
+) -> None:
+    """Register all five commands on ``app`` in ``order`` (the order ``--help`` lists them in)."""
+    adders = {
+        "alias": lambda: add_alias_command(app, backend, noun=noun, doc=alias_doc),
+        "promote": lambda: add_promote_command(
+            app, backend, ref_help=promote_ref_help, require_help=require_help, doc=promote_doc
+        ),
+        "check": lambda: add_check_command(app, backend, ref_help=check_ref_help, require_help=require_help),
+        "rollback": lambda: add_rollback_command(app, backend, noun=noun),
+        "history": lambda: add_history_command(app, backend, noun=noun),
+    }
+    for command in order:
+        adders[command]()
