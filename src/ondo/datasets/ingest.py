@@ -36,6 +36,7 @@ _READ = 1 << 20
 _MAX_BAD_SAMPLES = 10
 _SPECULATE = 32  # groups checked at once
 _HASH_THREADS = 2
+_GROUP_THREADS = 4
 
 
 def store_whole(blobs: BlobStore, path: str) -> str:
@@ -456,25 +457,30 @@ def _fresh_lines(
     if not kept:
         pack = ""
     elif pos == 0 and body_digest is not None:  # the body is the whole file, whose digest is on its way
-        pack = _put_known(blobs, body, body_digest())
+        pack = body_digest()
     else:
-        pack = blobs.put_bytes(body)
+        pack = digest_bytes(body)
     mv = memoryview(body)
     cuts = list(range(0, kept, CHUNK_ROWS))
-    spans = [(int(starts[c]), int(starts[min(c + CHUNK_ROWS, kept)])) for c in cuts]
-    hashes: list[bytes | None] = [None] * len(cuts)
-    if w.lossless:
-        with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-groups") as pool:
-            hashes = list(pool.map(lambda lh: sha(mv[lh[0] : lh[1]]).digest(), spans))
-    groups: list[Group] = []
-    for c, (lo, hi), h in zip(cuts, spans, hashes, strict=True):
+    lossless = w.lossless
+
+    def group(c: int) -> Group:
         e = min(c + CHUNK_ROWS, kept)
+        lo, hi = int(starts[c]), int(starts[e])
         rl = RowList(digests[c:e], np.zeros(e - c, np.uint32), offsets[c:e], lengths[c:e], [pack])
         entries = put_small(blobs, rl.encode_group())
-        if h is not None:
-            groups.append(Group(c, e - c, entries, raw_digs[32 * c : 32 * c + 32], hi - lo, e - c, h))
-        else:
-            groups.append(Group(c, e - c, entries, raw_digs[32 * c : 32 * c + 32]))
+        first = raw_digs[32 * c : 32 * c + 32]
+        if lossless:
+            return Group(c, e - c, entries, first, hi - lo, e - c, sha(mv[lo:hi]).digest())
+        return Group(c, e - c, entries, first)
+
+    # The pack and the group blobs are written by several threads: hashing and file writes let go
+    # of the GIL, and creating a thousand small files is mostly waiting on the file system.
+    with ThreadPoolExecutor(_GROUP_THREADS, thread_name_prefix="ondo-groups") as pool:
+        stored = pool.submit(_put_known, blobs, body, pack) if kept else None
+        groups = list(pool.map(group, cuts))
+        if stored is not None:
+            stored.result()
     return w, RowIndex(kept, groups)
 
 
