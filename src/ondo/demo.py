@@ -310,11 +310,40 @@ def _ms(v: Any) -> str:
     return f"{float(v):.0f} ms" if v is not None else "-"
 
 
-def step_judge(ws: Workspace) -> dict[str, object]:
+def step_judge(ws: Workspace, data: Path) -> dict[str, object]:
     from ondo.evals.judge.demo import run_demo
 
-    _section("5. LLM-as-judge: MT-Bench by the local model, and an arena leaderboard")
-    return run_demo(ws, echo=console.print)
+    _section("5. LLM-as-judge: MT-Bench by the local model, and arena leaderboards")
+    out = run_demo(ws, echo=console.print)
+    out["human_leaderboard"] = _human_leaderboard(ws, data)
+    return out
+
+
+_OUTCOME = {"model_a": "a", "model_b": "b", "tie": "tie"}
+
+
+def _human_leaderboard(ws: Workspace, data: Path) -> list[dict[str, Any]]:
+    """A 135M judge cannot tell answers apart (its verdicts flip with the order: ties), so the demo also
+    rates models from people's votes: PandaLM's test set, three annotators per pair."""
+    from ondo.evals.arena import ratings_for
+    from ondo.evals.arena.battles import Battle, add_battles, list_battles
+    from ondo.evals.human.queues import read_pandalm
+
+    items = read_pandalm(data / "human_pairwise" / "pandalm_testset-v1.json")
+    battles = [
+        Battle(model_a=it.model_a, model_b=it.model_b, outcome=_OUTCOME[choice], prompt=it.prompt,
+               judge=f"pandalm:{annotator}", source="human")
+        for it in items if it.model_a and it.model_b
+        for annotator, choice in it.votes.items()
+    ]
+    if not list_battles(ws, source="human", judge="pandalm:annotator1"):  # a second `make run` adds none
+        add_battles(ws, battles)
+    rows = ratings_for(ws, system="bt", source="human", rounds=50)
+    console.print(f"arena leaderboard from {len(battles)} human votes (PandaLM test set, Bradley-Terry, 95% CI):")
+    for r in rows:
+        console.print(f"  {r.rank:>2}  {r.model:<18} {r.rating:7.1f}  [{r.ci_low:7.1f}, {r.ci_high:7.1f}]  "
+                      f"{r.battles} battles")
+    return [r.to_dict() for r in rows]
 
 
 def step_lineage(ws: Workspace, ref: str) -> None:
@@ -339,7 +368,7 @@ def run_demo(ws: Workspace | None = None, *, steps: Callable[[str], bool] | None
     out["model"] = step_model(ws, answerer, refs["ko"])
     out["gateway"] = step_gateway(ws, out["model"])
     if want("judge"):
-        out["judge"] = step_judge(ws)
+        out["judge"] = step_judge(ws, data)
     step_lineage(ws, out["model"]["v1"])
     console.rule(f"[bold green]done in {time.perf_counter() - t0:.0f} s — see `ondo runs list`, "
                  "`ondo traces list`, `ondo models history assistant --alias production`")
