@@ -8,10 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from ondo.store import migrate
 from ondo.store.engine import create_engine as create_store_engine
 from ondo.workspace import Workspace, reset_default_cache
+
+# CI draws the same examples every run (a failure there reproduces); local runs keep exploring.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 
