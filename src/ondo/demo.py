@@ -112,21 +112,13 @@ def step_data(ws: Workspace, work: Path, data: Path) -> dict[str, Any]:
     _write_jsonl(path, edited)
     v2 = ondo.data.add(path, name="demo-qa", message="fix one answer, add one question", workspace=ws)
     diff = ondo.data.diff(v1.ref, v2.ref, key="id", workspace=ws)
-    d = diff.to_dict()
-    rows_summary = d.get("rows", d)
-    console.print(f"demo-qa: {v1.ref} -> {v2.ref}; row diff by 'id': {json.dumps(_counts(rows_summary))}")
+    console.print(f"demo-qa: {v1.ref} -> {v2.ref}; row diff by 'id': {json.dumps(diff.to_dict()['rows'])}")
     ko = _korquad_rows(data, KO_ROWS)
     ko_path = work / "korquad_demo.jsonl"
     _write_jsonl(ko_path, ko)
     kv = ondo.data.add(ko_path, name="demo-korquad", message="KorQuAD 1.0 mini, first items", workspace=ws)
     console.print(f"demo-korquad: {kv.ref} ({len(ko)} rows)")
     return {"qa": v2.ref, "ko": kv.ref}
-
-
-def _counts(summary: Any) -> Any:
-    if isinstance(summary, dict):
-        return {k: v for k, v in summary.items() if isinstance(v, int | float)} or summary
-    return summary
 
 
 def step_prompts(ws: Workspace, answerer: _Answerer, qa_ref: str) -> dict[str, Any]:
@@ -203,11 +195,10 @@ def step_model(ws: Workspace, answerer: _Answerer, ko_ref: str) -> dict[str, Any
 
     import ondo.tracking
 
-    rows = list(ondo.data.get(ko_ref, workspace=ws).rows())
     with ondo.tracking.start_run(experiment="demo-korean", params={"model": v1.ref, "tokenizer": "ko"},
                                  workspace=ws) as run:
         run.record_input("model", v1.ref, digest=v1.digest)
-        ondo.data.get(ko_ref, workspace=ws)  # lineage: the dataset version this run read
+        rows = list(ondo.data.get(ko_ref, workspace=ws).rows())  # recorded as this run's input (lineage)
         convs = [[{"role": "user", "content": f"{r['context'][:600]}\n\n질문: {r['question']}\n답:"}] for r in rows]
         preds = answerer.chat(convs, max_tokens=32)
         refs = [r["answer"] for r in rows]
