@@ -2,18 +2,24 @@
 # Make a local PostgreSQL available for ondo's PostgreSQL test pass, and print the URL to use.
 #
 #   url="$(bash scripts/postgres.sh)"; ONDO_TEST_PG_URL="$url" .venv/bin/python -m pytest ...
+#   bash scripts/postgres.sh --fresh     # throw the test cluster away and start an empty one (CI)
+#   bash scripts/postgres.sh --stop      # stop the test cluster
 #
-# Idempotent: installs the Debian `postgresql` package only when missing, creates/starts a cluster
-# on 127.0.0.1:${ONDO_PG_PORT:-5432} only when none is running, and creates the role and database
-# only when absent. The role may create databases (the tests make one per test). Progress goes to
-# stderr; stdout is exactly the URL.
+# The server is a throwaway cluster this script owns, in its own data directory
+# (${ONDO_PG_DATA:-/var/tmp/ondo-pg}) on 127.0.0.1:${ONDO_PG_PORT:-54329}, never the machine's own
+# Debian cluster: its databases are test scratch, so it runs with fsync off, and a data directory
+# that will not start (a killed run, a machine image copied mid-write) is wiped and created again
+# instead of being recovered. The Debian `postgresql` package is installed only when missing.
+# Progress goes to stderr; stdout is exactly the URL.
 set -euo pipefail
 
-PORT="${ONDO_PG_PORT:-5432}"
+PORT="${ONDO_PG_PORT:-54329}"
+DATA="${ONDO_PG_DATA:-/var/tmp/ondo-pg}"
 ROLE="${ONDO_PG_USER:-ondo}"
 PASSWORD="${ONDO_PG_PASSWORD:-ondo}"
 DB="${ONDO_PG_DB:-ondo}"
 URL="postgresql+psycopg://${ROLE}:${PASSWORD}@127.0.0.1:${PORT}/${DB}"
+MODE="${1:-}"
 
 log() { echo "postgres.sh: $*" >&2; }
 
@@ -23,52 +29,82 @@ as_root() {
   fi
 }
 
-as_postgres() {
-  if [ "$(id -un)" = "postgres" ]; then "$@"; elif [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else
-    sudo -n -u postgres "$@"
-  fi
+# The cluster runs as `postgres` when this script runs as root (PostgreSQL refuses root), else as the caller.
+as_owner() {
+  if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
 # 1. the server binaries
-if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+if [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
   log "installing PostgreSQL from Debian packages"
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq >/dev/null
   as_root apt-get install -y -qq postgresql >/dev/null
 fi
-VERSION="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+BIN="/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -V | tail -1)/bin"
+
+ready() { "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1; }
+stop() {
+  if [ -f "$DATA/postmaster.pid" ]; then
+    as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
+  fi
+}
+
+if [ "$MODE" = "--stop" ]; then stop; exit 0; fi
+if [ "$MODE" = "--fresh" ]; then stop; rm -rf "$DATA"; fi
+if [ -n "$MODE" ] && [ "$MODE" != "--fresh" ]; then log "unknown option: $MODE (use --fresh or --stop)"; exit 2; fi
+
+init_cluster() {
+  log "creating a test cluster in ${DATA}"
+  rm -rf "$DATA"
+  mkdir -p "$DATA"
+  if [ "$(id -u)" = "0" ]; then chown postgres: "$DATA"; fi
+  chmod 700 "$DATA"
+  local pwfile
+  pwfile="$(mktemp)"
+  echo "$PASSWORD" >"$pwfile"
+  if [ "$(id -u)" = "0" ]; then chown postgres: "$pwfile"; fi
+  as_owner "$BIN/initdb" -D "$DATA" -U "$ROLE" --pwfile="$pwfile" --auth=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >/dev/null
+  rm -f "$pwfile"
+  cat >>"$DATA/postgresql.conf" <<EOF
+# ondo test cluster: scratch data, so durability is traded for speed
+listen_addresses = '127.0.0.1'
+port = ${PORT}
+unix_socket_directories = ''
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+EOF
+}
+
+start() {
+  as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 120 start >/dev/null 2>&1
+}
 
 # 2. a running cluster on PORT
-ready() { pg_isready -q -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1; }
 if ! ready; then
-  cluster="$(pg_lsclusters -h | awk -v p="$PORT" '$3 == p {print $1 " " $2; exit}')"
-  if [ -z "$cluster" ]; then
-    log "creating cluster ${VERSION}/ondo on port ${PORT}"
-    as_root pg_createcluster "$VERSION" ondo -p "$PORT" >/dev/null
-    cluster="$VERSION ondo"
+  [ -f "$DATA/PG_VERSION" ] || init_cluster
+  log "starting the test cluster in ${DATA} on 127.0.0.1:${PORT}"
+  if ! start; then
+    log "the test cluster did not start (see ${DATA}/server.log); creating it again"
+    stop
+    init_cluster
+    start || { log "PostgreSQL did not come up on 127.0.0.1:${PORT}; see ${DATA}/server.log"; exit 1; }
   fi
-  read -r ver name <<<"$cluster"
-  conf="/etc/postgresql/${ver}/${name}/postgresql.conf"
-  if [ -f "$conf" ] && ! grep -Eq "^listen_addresses *= *'(127.0.0.1|localhost|\*)" "$conf"; then
-    echo "listen_addresses = '127.0.0.1'" | as_root tee -a "$conf" >/dev/null
-  fi
-  log "starting cluster ${ver}/${name}"
-  as_root pg_ctlcluster "$ver" "$name" start || true
-  for _ in $(seq 1 60); do ready && break; sleep 0.5; done
-  ready || { log "PostgreSQL did not come up on 127.0.0.1:${PORT}; see /var/log/postgresql/"; exit 1; }
 fi
 
-# 3. role and database
-psql_admin() { as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" -h /var/run/postgresql -d postgres "$@"; }
-if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}'")" != "1" ]; then
-  log "creating role ${ROLE}"
-  psql_admin -c "CREATE ROLE \"${ROLE}\" LOGIN CREATEDB PASSWORD '${PASSWORD}'"
-else
-  psql_admin -c "ALTER ROLE \"${ROLE}\" LOGIN CREATEDB PASSWORD '${PASSWORD}'"
-fi
+# 3. the database the URL names (the role is the cluster's superuser, so tests may create databases)
+export PGPASSWORD="$PASSWORD"
+psql_admin() { "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U "$ROLE" -d postgres "$@"; }
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '${DB}'")" != "1" ]; then
   log "creating database ${DB}"
-  psql_admin -c "CREATE DATABASE \"${DB}\" OWNER \"${ROLE}\""
+  psql_admin -c "CREATE DATABASE \"${DB}\""
 fi
+# Databases a killed test run left behind (a finished run drops its own).
+for name in $(psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'ondo\_test\_%' OR datname LIKE 'ondo\_tpl\_%'"); do
+  psql_admin -c "DROP DATABASE IF EXISTS \"${name}\"" || true
+done
 
 echo "$URL"
