@@ -8,6 +8,7 @@ a killed writer leaves only a temporary file. Identical content is stored once.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import fsspec
 CHUNK = 1 << 20
 
 
-def digest_bytes(data: bytes) -> str:
+def digest_bytes(data: bytes | memoryview | mmap.mmap) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

@@ -22,6 +22,7 @@ from ondo.datasets.packs import CHUNK_ROWS, Group, RowIndex, RowList, load_group
 from ondo.datasets.rows import (
     DIALECTS,
     BadRow,
+    FileBytes,
     Layout,
     canonical_row,
     next_record,
@@ -114,7 +115,7 @@ class _Walk:
 def ingest_text_rows(
     blobs: BlobStore,
     *,
-    data: bytes,
+    data: FileBytes,
     rel: str,
     fmt: str,
     display: str,
@@ -131,14 +132,14 @@ def ingest_text_rows(
         )
         entry.digest = pending.result()
     if entry.layout is None:
-        blobs.put_bytes(data)  # not rebuildable from its rows: keep the file as it is
+        blobs.put_bytes(bytes(data))  # not rebuildable from its rows: keep the file as it is
     return entry
 
 
 def _ingest_text_rows(
     blobs: BlobStore,
     *,
-    data: bytes,
+    data: FileBytes,
     rel: str,
     fmt: str,
     display: str,
@@ -160,6 +161,7 @@ def _ingest_text_rows(
     groups = base_index.groups if base_index is not None else []
     line0 = prefix.count(b"\n") + 1
     if base_index is None and fmt != "csv":
+        data = data if isinstance(data, bytes) else bytes(data)  # the segment scan splits it
         walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, data_digest)
         lossless = walk.lossless
     else:
@@ -175,7 +177,7 @@ def _ingest_text_rows(
         lossless = walk.lossless and covered == len(data) - pos
         index = _store_rows(blobs, data, walk, base_index, lossless)
     newline = walk.newline or base_newline
-    final_newline = len(data) > pos and data.endswith(newline)
+    final_newline = len(data) > pos and data[len(data) - len(newline) :] == newline
     if fmt == "jsonl":
         seen = dict.fromkeys(base.columns) if base_index is not None and base is not None else {}
         for ks in walk.keysets:
@@ -216,7 +218,7 @@ class _SameBytes:
         self.old_len = old_len
 
     @classmethod
-    def against(cls, blobs: BlobStore, base: FileEntry | None, groups: list[Group], data: bytes) -> _SameBytes | None:
+    def against(cls, blobs: BlobStore, base: FileEntry | None, groups: list[Group], data: FileBytes) -> _SameBytes | None:
         if base is None or base.layout is None or not blobs.local or not groups:
             return None
         if any(g.hash is None for g in groups):
@@ -282,7 +284,7 @@ class _SameBytes:
 
 
 def _walk(
-    data: bytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
+    data: FileBytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
     columns: list[str], skip_bad: bool, display: str, hasher: ThreadPoolExecutor | None = None,
     same: _SameBytes | None = None,
 ) -> _Walk:
@@ -525,7 +527,7 @@ def _save_group(blobs: BlobStore, digests: list[bytes], locs: list[Loc], new_pac
     return put_small(blobs, rl.encode_group())
 
 
-def _store_rows(blobs: BlobStore, data: bytes, w: _Walk, base: RowIndex | None, lossless: bool) -> RowIndex:
+def _store_rows(blobs: BlobStore, data: FileBytes, w: _Walk, base: RowIndex | None, lossless: bool) -> RowIndex:
     """Write the new pack and groups; groups the walk matched are reused as they are."""
     known: dict[bytes, Loc] = {}
     if base is not None and w.new:

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import math
+import mmap
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,11 +34,18 @@ TEXT_FORMATS = ("jsonl", "csv", "tsv")
 
 def format_of(path: str | PurePath) -> str | None:
     """The row format of a file by its suffix, or None for a file stored whole."""
-    return ROW_FORMATS.get(os.path.splitext(str(path))[1].lower())
+    name = str(path).rpartition("/")[2].rpartition(os.sep)[2]
+    stem, dot, suffix = name.rpartition(".")
+    return ROW_FORMATS.get("." + suffix.lower()) if dot and stem.strip(".") else None
 
 
 def row_digest(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()
+
+
+# A text row file's bytes: read into memory, or mapped from the page cache on a re-add. Code that
+# takes it uses only what both offer (len, slicing, find, the buffer protocol).
+FileBytes = bytes | mmap.mmap
 
 
 class BadRow(ValueError):
@@ -130,7 +138,7 @@ class Record:
         return data[self.end : self.next]
 
 
-def next_record(data: bytes, pos: int, fmt: str) -> Record:
+def next_record(data: FileBytes, pos: int, fmt: str) -> Record:
     """The record starting at ``pos``. CSV records end at a newline outside double quotes."""
     n = len(data)
     start = pos
@@ -142,7 +150,7 @@ def next_record(data: bytes, pos: int, fmt: str) -> Record:
         nxt = n if nl < 0 else nl + 1
         lines += 1
         if fmt == "csv":
-            quotes += data.count(b'"', pos, seg_end)
+            quotes += data[pos:seg_end].count(b'"')  # sliced: a memory-mapped file has no count()
             if quotes % 2 and nl >= 0:
                 pos = nxt
                 continue
@@ -152,7 +160,7 @@ def next_record(data: bytes, pos: int, fmt: str) -> Record:
         return Record(start, end, nxt, lines)
 
 
-def iter_records(data: bytes, pos: int, fmt: str) -> Iterator[Record]:
+def iter_records(data: FileBytes, pos: int, fmt: str) -> Iterator[Record]:
     n = len(data)
     while pos < n:
         rec = next_record(data, pos, fmt)
@@ -180,9 +188,9 @@ class Layout:
         return self.prefix + body
 
 
-def read_header(data: bytes, fmt: str) -> tuple[bytes, list[str], int]:
+def read_header(data: FileBytes, fmt: str) -> tuple[bytes, list[str], int]:
     """Split off the BOM and, for CSV/TSV, the header: (prefix, columns, position after prefix)."""
-    pos = len(BOM) if data.startswith(BOM) else 0
+    pos = len(BOM) if data[: len(BOM)] == BOM else 0
     if fmt not in DIALECTS or pos >= len(data):
         return data[:pos], [], pos
     rec = next_record(data, pos, fmt)
