@@ -258,3 +258,31 @@ def test_cli_bench_json_summary(
         ["eval", "bench", "--tasks", "arc_easy", "--on-bad-row", "ignore", "--data-dir", str(shared_data)],
     )
     assert bad.exit_code != 0 and "skip" in bad.output
+
+
+class _DyingGenerator(FakeGenerator):
+    """Generates until it has answered ``die_after`` prompts, then the process is 'killed'."""
+
+    def __init__(self, die_after: int) -> None:
+        super().__init__(answer=" B")
+        self.die_after = die_after
+
+    async def _generate_one(self, request):  # type: ignore[no-untyped-def]
+        if len(self.prompts) >= self.die_after:
+            raise KeyboardInterrupt("killed")
+        return await super()._generate_one(request)
+
+
+def test_killed_generate_until_run_resumes_from_the_request_cache(shared_data: Path) -> None:
+    """Generation goes through the request cache like log-likelihoods: a re-run only asks what is missing."""
+    kw = dict(limit=12, num_fewshot=0, data_dir=shared_data, progress=False, track=False)
+    dying = _DyingGenerator(die_after=8)  # FakeGenerator runs 8 prompts per batch (concurrency 4 x 2)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(dying, "kmmlu_direct_criminal_law", **kw)  # type: ignore[arg-type]
+    assert len(dying.prompts) == 8
+    again = FakeGenerator(answer=" B")
+    res = evaluate(again, "kmmlu_direct_criminal_law", **kw)  # type: ignore[arg-type]
+    assert len(again.prompts) == 4 and res.tasks["kmmlu_direct_criminal_law"].n_items == 12
+    uncached = FakeGenerator(answer=" B")
+    evaluate(uncached, "kmmlu_direct_criminal_law", cache=False, **kw)  # type: ignore[arg-type]
+    assert len(uncached.prompts) == 12

@@ -113,7 +113,7 @@ def resolve_model(model: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def scoring_model(lm: Any, cache: bool = True) -> Any:
-    """The model log-likelihood requests go to: behind the request cache (``ondo.llm.CachedModel``),
+    """The model requests go to (log-likelihood and generation): behind the request cache (``ondo.llm.CachedModel``),
     so a re-run costs nothing and a killed run resumes where it stopped."""
     if not cache or type(lm).__name__ == "CachedModel":
         return lm
@@ -286,7 +286,12 @@ def evaluate(
                 )
                 for ctx in p.contexts
             ]
-    gen_out = asyncio.run(run_generate(lm, gen_reqs, progress=progress, stats=stats)) if gen_reqs else []
+    # generation goes through the request cache too: a killed generate_until run resumes where it stopped
+    gen_out = (
+        asyncio.run(run_generate(scoring_model(lm, cache), gen_reqs, progress=progress, stats=stats))
+        if gen_reqs
+        else []
+    )
 
     task_results: dict[str, TaskResult] = {}
     item_rows: dict[str, list[dict[str, Any]]] = {}
