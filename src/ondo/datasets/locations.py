@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ondo.store.bulk import upsert_many
 from ondo.store.tables.datasets import dataset_file_locations as t
 
 Location = tuple[str, int, int]  # (pack digest, offset, size)
@@ -33,15 +33,5 @@ def lookup(conn: sa.Connection, digests: Iterable[str]) -> dict[str, Location]:
 
 def record(conn: sa.Connection, locations: dict[str, Location]) -> None:
     """Remember locations; a digest already located keeps its first location."""
-    values = [{"digest": d, "pack": p, "offset": o, "size": s} for d, (p, o, s) in sorted(locations.items())]
-    for i in range(0, len(values), _BATCH):
-        batch = values[i : i + _BATCH]
-        if conn.dialect.name == "postgresql":
-            conn.execute(postgresql.insert(t).on_conflict_do_nothing(index_elements=[t.c.digest]), batch)
-        elif conn.dialect.name == "sqlite":
-            conn.execute(sqlite.insert(t).on_conflict_do_nothing(index_elements=[t.c.digest]), batch)
-        else:  # pragma: no cover - ondo supports SQLite and PostgreSQL
-            have = lookup(conn, [str(v["digest"]) for v in batch])
-            fresh = [v for v in batch if v["digest"] not in have]
-            if fresh:
-                conn.execute(t.insert(), fresh)
+    rows = [(d, p, o, s) for d, (p, o, s) in sorted(locations.items())]
+    upsert_many(conn, t, ("digest", "pack", "offset", "size"), rows, conflict=("digest",))

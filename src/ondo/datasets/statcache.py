@@ -10,22 +10,19 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ondo.store.bulk import upsert_many
 from ondo.store.tables.datasets import dataset_stat_cache as t
 from ondo.workspace import Workspace
 
 RACY_NS = 100_000_000  # 100 ms: wider than any local file-system clock tick
 COARSE_RACY_NS = 2_000_000_000  # file systems with whole-second times (FAT, some NFS)
-_BATCH = 500
 
 
-@dataclass(frozen=True)
-class StatEntry:
+class StatEntry(NamedTuple):  # a tuple: a re-add looks up 10,000 of them before anything else
     size: int
     mtime_ns: int
     inode: int
@@ -57,33 +54,15 @@ def lookup(ws: Workspace, root: str, is_dir: bool) -> dict[str, StatEntry]:
         q = q.where(t.c.path == root)
     with ws.read() as conn:
         rows = conn.execute(q).tuples().all()
-    return {p: StatEntry(size, mtime, inode, digest, at) for p, size, mtime, inode, digest, at in rows}
+    entry = StatEntry._make
+    return {r[0]: entry(r[1:]) for r in rows}
 
 
 def store(conn: sa.Connection, records: Iterable[tuple[str, os.stat_result, str, int]]) -> None:
     """Upsert (path, stat taken before hashing, digest, hashed_at_ns) records."""
     h = host()
-    values = [
-        {"host": h, "path": p, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino,
-         "digest": d, "hashed_at_ns": at}
-        for p, st, d, at in records
-    ]
-    if not values:
-        return
-    dialect = conn.dialect.name
-    for i in range(0, len(values), _BATCH):
-        batch = values[i : i + _BATCH]
-        ins: Any
-        if dialect == "postgresql":
-            ins = postgresql.insert(t)
-        elif dialect == "sqlite":
-            ins = sqlite.insert(t)
-        else:  # pragma: no cover - ondo supports SQLite and PostgreSQL
-            conn.execute(t.delete().where(t.c.host == h, t.c.path.in_([v["path"] for v in batch])))
-            conn.execute(t.insert(), batch)
-            continue
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.c.host, t.c.path],
-            set_={c: ins.excluded[c] for c in ("size", "mtime_ns", "inode", "digest", "hashed_at_ns")},
-        )
-        conn.execute(stmt, batch)
+    rows = [(h, p, st.st_size, st.st_mtime_ns, st.st_ino, d, at) for p, st, d, at in records]
+    upsert_many(conn, t, _COLUMNS, rows, conflict=("host", "path"), update=_COLUMNS[2:])
+
+
+_COLUMNS = ("host", "path", "size", "mtime_ns", "inode", "digest", "hashed_at_ns")
