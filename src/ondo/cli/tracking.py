@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from ondo.cli.output import JsonOption, console, print_json, print_table
+from ondo.cli.output import JsonOption, console, print_json
 from ondo.client import Client
 from ondo.config import Settings
 from ondo.errors import StoreError
@@ -53,6 +54,31 @@ experiments_app = typer.Typer(help="Experiments: named groups of runs.", no_args
 runs_app = typer.Typer(help="Runs: list, show, compare and delete recorded runs.", no_args_is_help=True)
 
 
+def _show(table: Table) -> None:
+    """On a terminal rich fits the table to the window; into a pipe or a file it prints whole.
+
+    Without a terminal rich assumes 80 columns and would cut ids, names and statuses to 'fini…',
+    which makes the listing useless to grep or to copy an id from.
+    """
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = console.measure(table, options=console.options.update_width(100_000)).maximum
+    Console(width=max(console.width, natural)).print(table)
+
+
+def _table(
+    columns: list[str], rows: Any, title: str | None = None, keep: tuple[str, ...] = ("ID", "NAME")
+) -> None:
+    """A listing whose ``keep`` columns are never wrapped (others wrap first when space runs out)."""
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, no_wrap=c in keep)
+    for r in rows:
+        table.add_row(*("" if v is None else str(v) for v in r))
+    _show(table)
+
+
 def _when(ts: float | None) -> str:
     return "" if ts is None else dt.datetime.fromtimestamp(ts).isoformat(sep=" ", timespec="seconds")
 
@@ -90,7 +116,7 @@ def experiments_list(json_out: bool = JsonOption) -> None:
     if json_out:
         print_json([e.to_dict() for e in exps])
         return
-    print_table(
+    _table(
         ["NAME", "ID", "RUNS", "CREATED", "LAST RUN"],
         [(e.name, e.id[:12], e.run_count, _when(e.created_at), _when(e.last_run_at)) for e in exps],
         title="experiments",
@@ -110,7 +136,7 @@ def runs_list(
     order_by: list[str] | None = typer.Option(
         None, "--order-by", "-o", help="e.g. 'metrics.acc DESC' (repeatable)."
     ),
-    limit: int = typer.Option(50, "--limit", "-n", help="Page size."),
+    limit: int = typer.Option(50, "--limit", "--page-size", "-n", help="Page size."),
     page_token: str | None = typer.Option(None, "--page-token", help="Token printed by the previous page."),
     json_out: bool = JsonOption,
 ) -> None:
@@ -125,7 +151,7 @@ def runs_list(
     if json_out:
         print_json([r.to_dict() for r in page])
         return
-    print_table(
+    _table(
         ["ID", "NAME", "EXPERIMENT", "STATUS", "STARTED", "DURATION", "METRICS", "PARAMS"],
         [
             (
@@ -141,6 +167,7 @@ def runs_list(
             for r in page
         ],
         title="runs",
+        keep=("ID", "NAME", "EXPERIMENT", "STATUS"),
     )
     if page.next_page_token:
         console.print(f"more: --page-token {page.next_page_token}")
@@ -177,28 +204,31 @@ def runs_show(
         ("note", run.note or ""),
     ]:
         head.add_row(k, v)
-    console.print(head)
+    _show(head)
     if run.params:
-        print_table(["PARAM", "VALUE"], sorted(run.params.items()), title="params")
+        _table(["PARAM", "VALUE"], sorted(run.params.items()), title="params", keep=("PARAM",))
     if run.metrics:
-        print_table(
+        _table(
             ["METRIC", "LAST VALUE", "STEP"],
             [(k, _num(v), run.metric_steps.get(k, "")) for k, v in run.metrics.items()],
             title="metrics",
+            keep=("METRIC",),
         )
     if run.tags:
-        print_table(["TAG", "VALUE"], sorted(run.tags.items()), title="tags")
+        _table(["TAG", "VALUE"], sorted(run.tags.items()), title="tags", keep=("TAG",))
     if run.inputs:
-        print_table(
+        _table(
             ["KIND", "REF", "ROLE", "DIGEST"],
             [(i.kind, i.ref, i.role, (i.digest or "")[:19]) for i in run.inputs],
             title="inputs",
+            keep=("REF",),
         )
     if run.artifacts:
-        print_table(
+        _table(
             ["ARTIFACT", "SIZE", "DIGEST"],
             [(a.path, a.size, a.digest[:19]) for a in run.artifacts],
             title="artifacts",
+            keep=("ARTIFACT",),
         )
     if run.packages:
         console.print("packages: " + ", ".join(f"{k}=={v}" for k, v in run.packages.items()))
@@ -266,7 +296,7 @@ def runs_compare(
     def table(title: str, rows: dict[str, list[Any]], changed: list[str], fmt: Any) -> None:
         t = Table(title=title)
         for h in headers:
-            t.add_column(h)
+            t.add_column(h, no_wrap=h == "KEY")
         for key, values in rows.items():
             mark = key in changed
             t.add_row(
@@ -275,7 +305,7 @@ def runs_compare(
                 *["" if v is None else fmt(v) for v in values],
                 style="bold yellow" if mark else None,
             )
-        console.print(t)
+        _show(t)
 
     params_rows = dict(result["params"])
     for name, values in result["prompts"].items():
@@ -315,7 +345,7 @@ def runs_history(
     if json_out:
         print_json([p.to_dict() for p in points])
         return
-    print_table(
+    _table(
         ["STEP", "VALUE", "MIN", "MAX", "TIME"],
         [(p.step, _num(p.value), _num(p.min), _num(p.max), _when(p.timestamp)) for p in points],
     )

@@ -153,6 +153,8 @@ class Run:
     ) -> None:
         """Buffer one point per key (all at ``step``); a bad key or value refuses the whole call."""
         ts = timestamp or time.time()
+        if not isinstance(values, Mapping):
+            _runs.check_mapping(values, "metrics")
         if step is not None and type(step) is not int:
             step = _as_step(next(iter(values), ""), step)
         rid, next_step, max_key = self.id, self._next_step, _runs.MAX_KEY
@@ -190,6 +192,12 @@ class Run:
 
     def record_input(self, kind: str, ref: Any, digest: str | None = None, role: str = "input") -> RunInput:
         return _runs.record_input(self.ws, self.id, kind, ref, digest, role)
+
+    def use_prompt(self, prompt: Any) -> Any:
+        """Record a prompt version (or an identifier such as ``summarize@production``) as an input; returns the version."""
+        from ondo.prompts.usage import use
+
+        return use(self, prompt)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def info(self) -> RunInfo:
@@ -248,12 +256,18 @@ def start_run(
     """Start recording a run in ``experiment`` (created on first use; default ``$ONDO_EXPERIMENT`` or 'default')."""
     ws = workspace or Workspace.default()
     exp_name = experiment or os.environ.get("ONDO_EXPERIMENT") or experiments.DEFAULT_EXPERIMENT
-    exp_id = experiments.get_or_create(ws, exp_name)
+    # every argument is checked before anything is written: a refused run leaves no new experiment behind
+    experiments.check_experiment_name(exp_name)
     if seed is not None:
         try:
             seed = operator.index(seed)
         except TypeError:
             raise InvalidInput(f"seed must be an integer, got {seed!r}") from None
+    for key in _runs.check_mapping(params or {}, "params"):
+        _runs.check_key(key, "param")
+    for key in _runs.check_mapping(tags or {}, "tags"):
+        _runs.check_key(key, "tag")
+    exp_id = experiments.get_or_create(ws, exp_name)
     parent = active_run()
     all_tags = dict(tags or {})
     if parent is not None:

@@ -104,6 +104,13 @@ def check_key(key: Any, what: str) -> str:
     return key
 
 
+def check_mapping(values: Any, what: str) -> Mapping[str, Any]:
+    """``values`` must be a mapping (``{"lr": 3e-4}``); a list or a string is a mistake worth naming."""
+    if not isinstance(values, Mapping):
+        raise InvalidInput(f"{what} must be a mapping of names to values, got {type(values).__name__}")
+    return values
+
+
 def param_text(value: Any) -> str:
     """How a param value is stored: ``str()`` for scalars (as MLflow), sorted JSON for containers."""
     if isinstance(value, str):
@@ -152,11 +159,11 @@ def create_run(
         )
     param_rows = [
         {"run_id": run_id, "key": check_key(k, "param"), "value": param_text(v)}
-        for k, v in (params or {}).items()
+        for k, v in check_mapping(params or {}, "params").items()
     ]
     tag_rows = [
         {"run_id": run_id, "key": check_key(k, "tag"), "value": param_text(v)}
-        for k, v in (tags or {}).items()
+        for k, v in check_mapping(tags or {}, "tags").items()
     ]
 
     def _write(conn: sa.Connection) -> None:
@@ -183,7 +190,7 @@ def end_run(ws: Workspace, run_id: str, status: str = "finished") -> None:
 
 def log_params(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
     """Record params; re-logging the same value is fine, a different one raises Conflict (nothing written)."""
-    new = {check_key(k, "param"): param_text(v) for k, v in values.items()}
+    new = {check_key(k, "param"): param_text(v) for k, v in check_mapping(values, "params").items()}
     if not new:
         return
 
@@ -209,7 +216,7 @@ def log_params(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
 
 def set_tags(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
     """Tags are mutable labels: setting one again replaces its value."""
-    new = {check_key(k, "tag"): param_text(v) for k, v in values.items()}
+    new = {check_key(k, "tag"): param_text(v) for k, v in check_mapping(values, "tags").items()}
     if not new:
         return
 
@@ -221,6 +228,8 @@ def set_tags(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
 
 
 def set_note(ws: Workspace, run_id: str, text: str | None) -> None:
+    if text is not None and not isinstance(text, str):
+        raise InvalidInput(f"a run note is text, got {type(text).__name__}")
     ws.write(lambda conn: conn.execute(runs.update().where(runs.c.id == run_id).values(note=text)))
 
 

@@ -360,10 +360,17 @@ def parse_order_by(terms: Sequence[str] | str | None) -> list[OrderTerm]:
         terms = [terms]
     out: list[OrderTerm] = []
     for term in terms:
-        toks = _tokenize(term)
-        if not toks:
-            continue
-        entity, key = _split_ident(toks[0])
+        if not isinstance(term, str):
+            raise InvalidInput(
+                f"order_by terms are strings such as 'metrics.acc DESC', got {term!r}", field="order_by"
+            )
+        try:
+            toks = _tokenize(term)
+            if not toks:
+                continue
+            entity, key = _split_ident(toks[0])
+        except InvalidInput as exc:  # the shared tokenizer names the filter; this mistake is in order_by
+            raise InvalidInput(exc.message.removeprefix("field 'filter': "), field="order_by") from None
         desc = False
         if len(toks) == 2 and toks[1].kind == "word" and toks[1].text.upper() in ("ASC", "DESC"):
             desc = toks[1].text.upper() == "DESC"

@@ -1,0 +1,78 @@
+"""Refused tracking calls name the mistake and write nothing; listings survive a pipe whole."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import ondo
+from ondo.cli.main import app
+from ondo.client import Client
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"params": {"": 1}}, "param key"),
+        ({"params": ["lr", 0.1]}, "params must be a mapping"),
+        ({"tags": {"": "x"}}, "tag key"),
+        ({"tags": "team=nlp"}, "tags must be a mapping"),
+        ({"seed": "7"}, "seed must be an integer"),
+    ],
+)
+def test_a_refused_start_run_leaves_no_experiment(client: Client, kwargs: dict[str, Any], says: str) -> None:
+    with pytest.raises(ondo.InvalidInput, match=says):
+        ondo.start_run(experiment="never-created", **kwargs)
+    assert [e.name for e in client.list_experiments()] == []
+    assert ondo.active_run() is None
+
+
+def test_non_mapping_values_are_input_errors(client: Client) -> None:
+    with ondo.start_run(experiment="e", params={"lr": 0.1}) as run:
+        with pytest.raises(ondo.InvalidInput, match="metrics must be a mapping"):
+            run.log_metrics([("acc", 0.5)])  # type: ignore[arg-type]
+        with pytest.raises(ondo.InvalidInput, match="params must be a mapping"):
+            run.log_params(["lr"])  # type: ignore[arg-type]
+        with pytest.raises(ondo.InvalidInput, match="tags must be a mapping"):
+            run.set_tags("team")  # type: ignore[arg-type]
+        with pytest.raises(ondo.InvalidInput, match="note is text"):
+            run.set_note(42)  # type: ignore[arg-type]
+        run.set_note("kept")
+    info = client.get_run(run.id)
+    assert info.params == {"lr": "0.1"} and info.metrics == {} and info.tags == {} and info.note == "kept"
+
+
+def test_order_by_mistakes_name_order_by(client: Client) -> None:
+    for bad in ("rouge_l", "metrics.acc sideways", "metrics.acc >"):
+        with pytest.raises(ondo.InvalidInput) as err:
+            client.search_runs(order_by=[bad])
+        assert err.value.field == "order_by" and "filter" not in str(err.value), str(err.value)
+
+
+def test_human_listings_are_whole_in_a_pipe() -> None:
+    """CliRunner output is not a terminal: ids, names, experiments and statuses print uncut."""
+    with ondo.start_run(
+        experiment="summarize-ko-long-experiment-name",
+        name="baseline-with-a-long-run-name",
+        params={"lr": 3e-4, "prompt": "v2", "model": "SmolLM2-135M-Instruct"},
+    ) as run:
+        run.log_metrics({"rouge_l": 0.41, "bleu": 21.7, "loss": 1.02, "bertscore_f1": 0.8812}, step=3)
+    runner = CliRunner()
+    out = runner.invoke(app, ["runs", "list"]).output
+    for text in (
+        run.id[:12],
+        "baseline-with-a-long-run-name",
+        "summarize-ko-long-experiment-name",
+        "finished",
+    ):
+        assert text in out, out
+    assert "…" not in out
+    out = runner.invoke(app, ["experiments", "list"]).output
+    assert "summarize-ko-long-experiment-name" in out and "…" not in out
+    out = runner.invoke(app, ["runs", "show", run.id]).output
+    assert "SmolLM2-135M-Instruct" in out and "…" not in out
+    res = runner.invoke(app, ["runs", "list", "--page-size", "1", "--json"])
+    assert res.exit_code == 0 and len(json.loads(res.output)) == 1
