@@ -39,6 +39,19 @@ def test_use_records_a_prompt_by_identifier_or_version(workspace: Workspace) -> 
     assert _inputs(workspace, run.id, "prompt") == [("s/1", p1.digest, "input"), ("s/2", p2.digest, "input")]
 
 
+def test_run_use_prompt_records_the_version_it_resolves(workspace: Workspace) -> None:
+    p1 = ondo.prompts.register("s", template="one {{ x }}")
+    p2 = ondo.prompts.register("s", template="two {{ x }}")
+    ondo.prompts.set_alias("s", "production", version=1)
+    with ondo.start_run(experiment="e") as run:
+        assert run.use_prompt("s@production") == p1
+        assert run.use_prompt(p2) == p2
+        run.use_prompt(p2)  # twice: still one edge
+    assert _inputs(workspace, run.id, "prompt") == [("s/1", p1.digest, "input"), ("s/2", p2.digest, "input")]
+    with ondo.start_run(experiment="e") as other, pytest.raises(ondo.NotFound, match="s/9"):
+        other.use_prompt("s/9")
+
+
 def _score(prompt: ondo.prompts.PromptVersion, model: Any, temperature: float) -> dict[str, Any]:
     text = prompt.render(text="the cat sat on the mat")
     return {"length": len(text), "temperature_seen": temperature, "output": text}

@@ -20,13 +20,16 @@ _MAX_RUNS = 1024
 
 
 def use(run: Any, prompt: PromptVersion | str) -> PromptVersion:
-    """Record ``prompt`` (a version or an identifier such as ``summarize@production``) as an input of ``run``."""
+    """Record ``prompt`` (a version or an identifier such as ``summarize@production``) as an input of ``run``.
+
+    ``run.use_prompt(prompt)`` is the same call.
+    """
     from ondo.prompts.versions import PromptVersion
 
     if not isinstance(prompt, PromptVersion):
         from ondo.prompts import get
 
-        prompt = get(prompt)
+        prompt = get(prompt, workspace=getattr(run, "ws", None))  # resolve in the run's own store
     run.record_input("prompt", prompt.ref, digest=prompt.digest)
     _remember(str(run.id), prompt.ref)
     return prompt
