@@ -49,6 +49,8 @@ def bench(
     as_json: bool = JsonOption,
 ) -> None:
     """Run benchmark tasks against a model and record the evaluation as a run."""
+    from rich.markup import escape
+
     from ondo.errors import InvalidInput
     from ondo.evals.bench.data import BadRowPolicy
     from ondo.evals.bench.runner import evaluate
@@ -85,7 +87,12 @@ def bench(
         title=f"{result.model}  run {result.run_id}  ({result.seconds:.1f}s)",
     )
     for name, why in result.skipped_tasks.items():
-        console.print(f"[yellow]skipped {name}: {why}[/yellow]")
+        console.print(f"[yellow]skipped {name}: {escape(why)}[/yellow]")
+    for name, r in result.tasks.items():  # --on-bad-row skip: say which rows were left out, file and line
+        for bad in r.bad_rows[:5]:
+            console.print(f"[yellow]{name}: skipped bad row {escape(bad)}[/yellow]", highlight=False)
+        if len(r.bad_rows) > 5:
+            console.print(f"[yellow]{name}: ... and {len(r.bad_rows) - 5} more bad rows[/yellow]")
 
 
 def tasks_cmd(

@@ -286,3 +286,29 @@ def test_killed_generate_until_run_resumes_from_the_request_cache(shared_data: P
     uncached = FakeGenerator(answer=" B")
     evaluate(uncached, "kmmlu_direct_criminal_law", cache=False, **kw)  # type: ignore[arg-type]
     assert len(uncached.prompts) == 12
+
+
+def test_unknown_model_scheme_is_one_clear_error(shared_data: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"unknown model scheme 'locl:'.*did you mean 'local:'.*hf:PATH"):
+        evaluate("locl:smollm2", "arc_easy", limit=2, data_dir=shared_data, progress=False, track=False)
+    with pytest.raises(NotFound, match="model 'assistant' not found"):  # a registry id is still looked up
+        evaluate("assistant@staging", "arc_easy", limit=2, data_dir=shared_data, progress=False, track=False)
+
+
+def test_cli_bench_skip_names_each_bad_row_with_file_and_line(
+    tmp_path: Path, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ondo.cli.main import app
+    from ondo.evals.bench import runner as bench_runner
+
+    d = tmp_path / "mmlu" / "test"
+    d.mkdir(parents=True)
+    (d / "anatomy_test.csv").write_text("What?,a,b,c,d,B\nWhy?,a,b,c,d,Z\nHow?,a,b,c,d,C\n", encoding="utf-8")
+    monkeypatch.setattr(bench_runner, "resolve_model", lambda spec: (FakeScorer(), {"spec": spec}))
+    monkeypatch.setenv("COLUMNS", "300")
+    args = ["eval", "bench", "--tasks", "mmlu_anatomy", "--num-fewshot", "0", "--data-dir", str(tmp_path)]
+    out = CliRunner().invoke(app, [*args, "--on-bad-row", "skip"])
+    assert out.exit_code == 0, out.output
+    assert "anatomy_test.csv:2" in out.output and "'Z'" in out.output
+    stop = CliRunner().invoke(app, args)
+    assert stop.exit_code == 1 and "anatomy_test.csv:2" in stop.output and "Traceback" not in stop.output

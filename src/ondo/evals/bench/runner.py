@@ -102,8 +102,20 @@ def resolve_model(model: Any) -> tuple[Any, dict[str, Any]]:
     if not isinstance(model, str):
         return model, {"spec": getattr(model, "fingerprint", repr(model))}
     spec = model.strip()
-    if spec.startswith(("http://", "https://")) or spec.partition(":")[0] in _SCHEMES:
+    scheme, colon, _ = spec.partition(":")
+    # "scheme:..." is a provider spec; registry identifiers hold a ':' only after their '@' (name@sha256:...)
+    if spec.startswith(("http://", "https://")) or scheme in _SCHEMES:
         return load_model(spec), {"spec": spec}
+    if colon and "@" not in scheme:
+        import difflib
+
+        close = difflib.get_close_matches(scheme, _SCHEMES, n=1)
+        hint = f"did you mean '{close[0]}:'? " if close else ""
+        raise InvalidInput(
+            f"unknown model scheme '{scheme}:' in '{spec}'; {hint}use local:smollm2, hf:PATH[,gguf_file=NAME], "
+            "llamacpp:PATH.gguf, openai:MODEL, ollama:MODEL, an OpenAI-compatible base URL or a registry id "
+            "(name@alias)"
+        )
     from ondo import models as model_registry  # resolves name, name/3, name@alias, name@sha256:...
 
     mv = model_registry.get(spec)
@@ -113,8 +125,8 @@ def resolve_model(model: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def scoring_model(lm: Any, cache: bool = True) -> Any:
-    """The model requests go to (log-likelihood and generation): behind the request cache (``ondo.llm.CachedModel``),
-    so a re-run costs nothing and a killed run resumes where it stopped."""
+    """The model requests go to (log-likelihood and generation): behind the request cache
+    (``ondo.llm.CachedModel``), so a re-run costs nothing and a killed run resumes where it stopped."""
     if not cache or type(lm).__name__ == "CachedModel":
         return lm
     try:
