@@ -250,7 +250,7 @@ def test_api_key_from_environment_never_in_reprs(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     model = load_model("openai:gpt-4o-mini")
     assert isinstance(model, OpenAICompatModel)
-    assert model._headers()["Authorization"] == f"Bearer {KEY}"
+    assert model.request_headers()["Authorization"] == f"Bearer {KEY}"
     for text in (repr(model), str(model), model.fingerprint, repr(vars(model))):
         assert KEY not in text
     assert model.fingerprint == "openai:gpt-4o-mini@https://api.openai.com/v1"

@@ -220,24 +220,28 @@ def _expire(fut: asyncio.Future[Any]) -> None:
 
 
 def route_for(model: Any, limit: int) -> FastRoute | None:
-    """A ``FastRoute`` when ``model`` is (a defaults wrapper around) an OpenAI-compatible provider."""
+    """A ``FastRoute`` when ``model`` is (a defaults wrapper around) an OpenAI-compatible provider.
+
+    Reads only the providers' public API: ``DefaultParamsModel.params/extra/system_prompt/inner``
+    and ``OpenAICompatModel.base_url/request_headers()/model_name/timeout``.
+    """
+    from ondo.llm.openai_compat import OpenAICompatModel
+    from ondo.llm.routing import DefaultParamsModel
+
     if not available():
         return None
     defaults: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     system_prompt: str | None = None
-    inner = model
-    if type(inner).__name__ == "DefaultParamsModel":
-        defaults = dict(getattr(inner, "params", {}) or {})
-        extra = dict(getattr(inner, "extra", {}) or {})
-        system_prompt = getattr(inner, "system_prompt", None)
-        inner = getattr(inner, "inner", None)
-    if type(inner).__name__ != "OpenAICompatModel":
+    inner: Any = model
+    if isinstance(inner, DefaultParamsModel):
+        defaults = dict(inner.params)
+        extra = dict(inner.extra)
+        system_prompt = inner.system_prompt
+        inner = inner.inner
+    if not isinstance(inner, OpenAICompatModel):
         return None
-    headers_fn = getattr(inner, "_headers", None)
-    base_url = getattr(inner, "base_url", None)
-    if not callable(headers_fn) or not isinstance(base_url, str):
-        return None
+    base_url = inner.base_url
     if "json_schema" in defaults or "response_format" in defaults:
         return None  # the provider rewrites these; let it
     parts = urlsplit(base_url)
@@ -247,7 +251,8 @@ def route_for(model: Any, limit: int) -> FastRoute | None:
     port = parts.port or (443 if tls else 80)
     host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
     header_lines = b"".join(
-        f"{k}: {v}\r\n".encode() for k, v in headers_fn().items() if k.lower() not in ("host", "content-length")
+        f"{k}: {v}\r\n".encode() for k, v in inner.request_headers().items()
+        if k.lower() not in ("host", "content-length")
     )
     return FastRoute(
         model_id=inner.model_name,
@@ -257,7 +262,7 @@ def route_for(model: Any, limit: int) -> FastRoute | None:
         defaults={k: v for k, v in defaults.items() if v is not None},
         extra=extra,
         system_prompt=system_prompt,
-        timeout=float(getattr(inner, "timeout", 120.0)),
+        timeout=float(inner.timeout),
         pool=_Pool(parts.hostname, port, tls, limit),
     )
 

@@ -300,18 +300,12 @@ async def _close(model: Any) -> None:
 
 
 def _register_secrets(model: Any) -> None:
-    """Register the providers' credentials as secrets: scrubbed from every trace and error."""
-    seen: set[int] = set()
-    stack = [model]
-    while stack:
-        m = stack.pop()
-        if m is None or id(m) in seen:
-            continue
-        seen.add(id(m))
-        secret = getattr(m, "_key", None)
-        if secret is not None and hasattr(secret, "get"):
-            register_secret(secret.get())
-        stack.extend(getattr(m, attr, None) for attr in ("inner", "generator", "scorer"))
+    """Register the provider's credentials (``Model.credentials()``) as secrets: scrubbed from every
+    trace and error message."""
+    credentials = getattr(model, "credentials", None)
+    if callable(credentials):
+        for value in credentials():
+            register_secret(value)
 
 
 _LOCAL_PROVIDERS = frozenset({"hf", "transformers", "llamacpp", "local"})

@@ -152,12 +152,24 @@ class OpenAICompatModel(ModelBase):
 
     # ---- HTTP plumbing ----------------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
+    def request_headers(self) -> dict[str, str]:
+        """The headers every request to this server carries: content type, the configured extra
+        headers and ``Authorization`` with the API key.
+
+        Public for callers that forward requests over their own connection (the gateway's pooled
+        fast path). The result holds the credential in clear: send it, never log or store it.
+        """
         headers = {"Content-Type": "application/json", **self._extra_headers}
         key = self._key.get()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def credentials(self) -> tuple[str, ...]:
+        """The secret values this provider sends (its API key), so that tracing and error paths
+        can scrub them from anything they store; empty without a key."""
+        key = self._key.get()
+        return (key,) if key else ()
 
     def _state(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
@@ -180,7 +192,7 @@ class OpenAICompatModel(ModelBase):
         """The first model a server lists (for ``http://host/v1`` specs that name none)."""
         try:
             with httpx.Client(timeout=10.0) as client:
-                resp = client.get(f"{self.base_url}/models", headers=self._headers())
+                resp = client.get(f"{self.base_url}/models", headers=self.request_headers())
                 data = resp.json().get("data") or []
                 return str(data[0]["id"]) if data else None
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -216,7 +228,7 @@ class OpenAICompatModel(ModelBase):
             self.calls += 1
             try:
                 async with sem:
-                    request = client.build_request("POST", url, json=body, headers=self._headers())
+                    request = client.build_request("POST", url, json=body, headers=self.request_headers())
                     resp = await client.send(request, stream=stream)
             except _RETRY_EXCEPTIONS as exc:
                 last_problem = f"{type(exc).__name__}"

@@ -115,6 +115,11 @@ class ModelBase:
     def model_name(self) -> str:
         return self.fingerprint
 
+    def credentials(self) -> tuple[str, ...]:
+        """Secret values this model sends to its provider (API keys). Tracing and error paths
+        scrub them from everything they store; local engines have none."""
+        return ()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.fingerprint}>"
 
@@ -232,6 +237,10 @@ class DelegatingModel(ModelBase):
     @property
     def max_concurrency(self) -> int:  # type: ignore[override]
         return int(getattr(self.inner, "max_concurrency", 1))
+
+    def credentials(self) -> tuple[str, ...]:
+        inner = getattr(self.inner, "credentials", None)
+        return tuple(inner()) if callable(inner) else ()
 
     async def chat(self, request: Any) -> Any:
         self.require("chat")

@@ -48,6 +48,14 @@ class RoutedModel(ModelBase):
     def model_name(self) -> str:
         return self.name
 
+    def credentials(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for engine in (self.scorer, self.generator):
+            fn = getattr(engine, "credentials", None)
+            if callable(fn):
+                out.extend(v for v in fn() if v not in out)
+        return tuple(out)
+
     @property
     def capabilities(self) -> frozenset[str]:
         caps: set[str] = set()
