@@ -45,7 +45,10 @@ def test_local_models_are_free_and_unknown_models_are_flagged() -> None:
     u = Usage(input_tokens=10**6, output_tokens=10**6, compute_seconds=3.0)
     assert costs.cost("llamacpp", "SmolLM2", u) == 0.0
     assert costs.cost("transformers", "SmolLM2", u) == 0.0
-    assert costs.cost("openai", "no-such-model", u) == 0.0
+    assert costs.cost("ollama", "llama3", u) == 0.0
+    assert costs.is_local("LlamaCpp") and not costs.is_local("openai")
+    assert costs.cost("openai", "no-such-model", u) is None  # unknown, not free
+    assert costs.cost("openai-compatible", "house-model", u) is None
     with pytest.raises(NotFound):
         costs.cost("openai", "no-such-model", u, strict=True)
 
@@ -71,3 +74,26 @@ def test_malformed_user_prices_name_the_file(ondo_home: Path) -> None:
     (ondo_home / "prices.json").write_text(json.dumps({"prices": [{"provider": "x", "model": "("}]}))
     with pytest.raises(InvalidInput, match=r"prices\.json"):
         costs.cost("x", "y", Usage())
+
+
+def test_shipped_table_says_when_and_where_its_prices_were_taken() -> None:
+    table = costs.price_table()
+    assert table.prices_taken and table.provenance
+    taken = dt.date.fromisoformat(table.prices_taken)
+    assert all(p.effective <= taken for p in table.prices)  # no price newer than the day it was taken
+    assert all(p.checked is not None for p in table.prices)  # every entry says whether it was checked
+    # the current price of each major provider's flagship models was checked, not remembered
+    for provider, model in [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-5"),
+                            ("anthropic", "claude-sonnet-4-5"), ("google", "gemini-2.5-flash")]:
+        price = costs.price_for(provider, model, taken)
+        assert price is not None and price.checked, (provider, model)
+
+
+def test_snapshot_prices_and_variant_models() -> None:
+    u = Usage(input_tokens=10**6, output_tokens=10**6)
+    day = dt.date(2025, 1, 1)
+    assert costs.cost("openai", "gpt-4o-2024-05-13", u, at=day) == pytest.approx(20.0)  # the first snapshot keeps its price
+    assert costs.cost("openai", "gpt-4o", u, at=day) == pytest.approx(12.5)
+    assert costs.cost("openai", "gpt-3.5-turbo-1106", u, at=day) == pytest.approx(3.0)
+    assert costs.cost("google", "gemini-2.5-flash-lite", u) == pytest.approx(0.5)  # not flash's price
+    assert costs.cost("google", "gemini-2.5-flash-preview-tts", u) is None  # audio variants are priced differently

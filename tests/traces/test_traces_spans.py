@@ -234,3 +234,36 @@ def test_instrumented_model_records_llm_spans(workspace: Workspace) -> None:
         assert chat.cost_usd == pytest.approx(price.cost(Usage(input_tokens=1000, output_tokens=2000)))
     stream = next(s for s in spans if s.output == "ab")
     assert stream.ttft_ms is not None and stream.output_tokens == 2
+
+
+@pytest.mark.parametrize(("provider", "model", "expected"), [("openai-compatible", "house-model", None),
+                                                             ("llamacpp", "SmolLM2", 0.0)])
+def test_instrumented_cost_is_unknown_for_unpriced_models_and_zero_for_local(
+    workspace: Workspace, provider: str, model: str, expected: float | None
+) -> None:
+    from ondo.llm.provider import ModelBase
+    from ondo.llm.types import ChatMessage, ChatRequest, ChatResponse, Usage
+
+    class Fixed(ModelBase):
+        provider_name = provider
+
+        @property
+        def fingerprint(self) -> str:
+            return f"{provider}:{model}"
+
+        @property
+        def model_name(self) -> str:
+            return model
+
+        @property
+        def capabilities(self) -> frozenset[str]:
+            return frozenset({"chat"})
+
+        async def _chat_one(self, request: ChatRequest) -> ChatResponse:
+            return ChatResponse(text="ok", usage=Usage(input_tokens=10**6, output_tokens=10**6), model=model)
+
+    traced = ondo.traces.instrument(Fixed())
+    asyncio.run(traced.chat(ChatRequest(messages=[ChatMessage(role="user", content="hi")])))
+    assert flush()
+    [span] = list_spans(workspace, kind="llm")
+    assert span.cost_usd == expected and span.input_tokens == 10**6

@@ -46,6 +46,11 @@ class GatewayMetrics:
             (*LABELS, "type"), registry=r,
         )
         self.cost = Counter("ondo_gateway_cost_usd", "Cost of the answers in US dollars.", LABELS, registry=r)
+        self.unpriced = Counter(
+            "ondo_gateway_unpriced_requests",
+            "Answered requests whose cost is unknown (no price for the model): not counted in ondo_gateway_cost_usd.",
+            LABELS, registry=r,
+        )
         self.fallbacks = Counter(
             "ondo_gateway_fallbacks", "Requests answered by a fallback after the first choice failed.",
             LABELS, registry=r,
@@ -75,6 +80,7 @@ class GatewayMetrics:
         cost_usd: float | None = None,
         error_type: str | None = None,
         fallback: bool = False,
+        unpriced: bool = False,
     ) -> None:
         base = (model, "" if version is None else str(version), alias or "")
         self._child(self.requests, (*base, endpoint, str(status))).inc()
@@ -89,6 +95,8 @@ class GatewayMetrics:
             self._child(self.tokens, (*base, "output")).inc(output_tokens)
         if cost_usd:
             self._child(self.cost, base).inc(cost_usd)
+        elif unpriced:
+            self._child(self.unpriced, base).inc()
         if fallback:
             self._child(self.fallbacks, base).inc()
 

@@ -426,6 +426,7 @@ class Gateway:
             version=version, alias=alias, endpoint=call.endpoint, status=status, duration_s=elapsed,
             ttft_s=call.ttft_s, input_tokens=in_tok, output_tokens=out_tok, cost_usd=cost,
             error_type=error_type, fallback=bool(call.fallback_from) and error is None,
+            unpriced=error is None and cost is None,
         )
         trace_id = call.trace_id
         if not self.tracer.enabled:
@@ -454,6 +455,8 @@ class Gateway:
             attrs["ondo.key.name"] = key.name
         if error_type:
             attrs["error.type"] = error_type
+        if error is None and cost is None:
+            attrs["ondo.cost_unknown"] = True  # no price for the model: cost_usd stays empty, not 0
         if usage is not None and getattr(usage, "compute_seconds", None) is not None:
             attrs["ondo.compute_seconds"] = usage.compute_seconds
         if usage is not None and getattr(usage, "cached_input_tokens", None):

@@ -2,10 +2,18 @@
 
 The table ships as package data (``prices.json``: provider, model regex, effective date,
 USD per 1M tokens for input, cached input, output and optionally reasoning, with the date
-the prices were taken). Users override or extend it with ``$ONDO_HOME/prices.json`` (same
+the prices were taken, where from, and per entry whether it was ``checked`` against an
+independent published table on that date). Users override or extend it with ``$ONDO_HOME/prices.json`` (same
 format; its entries win). A price applies from its effective date until a later entry for
 the same model pattern, so old traces are priced with the prices of their day. Local
 engines cost 0 (their usage records compute seconds instead).
+
+A model the table does not know has an *unknown* cost: ``cost()`` returns ``None`` (or raises
+``NotFound`` with ``strict=True``), never 0.0. This is what Langfuse and MLflow's trace cost
+tracking do with a model that has no price definition: the cost stays empty, so a total over
+traces is never silently understated by "free" calls, and the gap is visible (the gateway
+counts such requests in ``ondo_gateway_unpriced_requests_total``). Add the model to
+``$ONDO_HOME/prices.json`` to price it.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from ondo.llm.types import Usage
 
 log = logging.getLogger("ondo.llm")
 
+#: providers that run on the user's own hardware: they cost 0 and record compute seconds
 LOCAL_PROVIDERS = frozenset({"local", "transformers", "llamacpp", "llama.cpp", "hf", "ollama"})
 _GENERIC_PROVIDERS = frozenset({"", "openai-compatible", "http", "https", "vllm", "gateway", "ondo"})
 
@@ -40,6 +49,8 @@ class Price:
     output: float
     reasoning: float
     source: str = "ondo"
+    #: compared with an independent published table on the table's ``prices_taken`` date (None: not said)
+    checked: bool | None = None
 
     def cost(self, usage: Usage) -> float:
         """USD for ``usage`` (cached input is part of input; reasoning is part of output)."""
@@ -50,9 +61,11 @@ class Price:
 
 
 class PriceTable:
-    def __init__(self, prices: list[Price], prices_taken: str | None = None) -> None:
+    def __init__(self, prices: list[Price], prices_taken: str | None = None, provenance: str | None = None) -> None:
         self.prices = prices
+        #: the date the prices were taken, and from where (the file's ``prices_taken`` and ``source``)
         self.prices_taken = prices_taken
+        self.provenance = provenance
         self._compiled = [(p, re.compile(p.model)) for p in prices]
 
     @classmethod
@@ -73,11 +86,12 @@ class PriceTable:
                     output=out,
                     reasoning=float(row.get("reasoning", out)),
                     source=source,
+                    checked=None if row.get("checked") is None else bool(row["checked"]),
                 ))
                 re.compile(str(row["model"]))
             except (KeyError, TypeError, ValueError, re.error) as exc:
                 raise InvalidInput(f"price entry {i} is invalid ({exc})", file=file, field=f"prices[{i}]") from None
-        return cls(prices, data.get("prices_taken"))
+        return cls(prices, data.get("prices_taken"), data.get("source"))
 
     def find(self, provider: str, model: str, at: dt.date | None = None) -> Price | None:
         """The price in force on ``at`` (default today) for the first pattern matching ``model``."""
@@ -100,7 +114,7 @@ class PriceTable:
         return best
 
     def merged(self, override: PriceTable) -> PriceTable:
-        return PriceTable(override.prices + self.prices, self.prices_taken)
+        return PriceTable(override.prices + self.prices, self.prices_taken, self.provenance)
 
 
 _lock = threading.Lock()
@@ -143,20 +157,32 @@ def price_for(provider: str, model: str, at: dt.date | dt.datetime | None = None
     return price_table().find(provider, model, day)
 
 
+def is_local(provider: str) -> bool:
+    """Whether ``provider`` runs on the user's own hardware (its calls cost 0)."""
+    return provider.lower() in LOCAL_PROVIDERS
+
+
+_warned: set[tuple[str, str]] = set()
+
+
 def cost(provider: str, model: str, usage: Usage, at: dt.date | dt.datetime | None = None,
-         *, strict: bool = False) -> float:
+         *, strict: bool = False) -> float | None:
     """USD cost of ``usage`` on ``provider``/``model`` at date ``at`` (default today).
 
-    Local engines cost 0. A model with no price costs 0 and logs a warning, or raises
-    ``NotFound`` (with close model names) when ``strict``.
+    Local engines cost 0.0. A model with no price in force has an unknown cost: ``None``
+    (logged once per model), or ``NotFound`` (with the known model patterns) when ``strict``.
+    Never 0.0 for an unpriced model, so "unknown" is not read as "free".
     """
-    if provider.lower() in LOCAL_PROVIDERS:
+    if is_local(provider):
         return 0.0
     price = price_for(provider, model, at)
     if price is None:
         if strict:
             known = sorted({p.model for p in price_table().prices})
             raise NotFound("price for model", f"{provider}:{model}", known)
-        log.warning("no price for %s:%s; counting it as 0 (add it to $ONDO_HOME/prices.json)", provider, model)
-        return 0.0
+        if (provider, model) not in _warned and len(_warned) < 1024:
+            _warned.add((provider, model))
+            log.warning("no price for %s:%s; its cost is unknown (add it to $ONDO_HOME/prices.json)",
+                        provider, model)
+        return None
     return price.cost(usage)

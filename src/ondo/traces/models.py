@@ -8,21 +8,25 @@ and answer as (redacted) bodies.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ondo.errors import OndoError
 from ondo.traces.spans import Span
+
+log = logging.getLogger("ondo.traces")
 
 
 def _price(provider: str, model: str, usage: Any) -> float | None:
+    """USD from ``ondo.llm.cost``; None (unknown, not free) for a model the price table lacks."""
+    from ondo.llm.cost import cost
+
     try:
-        from ondo.llm.cost import LOCAL_PROVIDERS, price_for
-    except ImportError:  # pragma: no cover
+        return cost(provider, model, usage)
+    except OndoError as exc:  # a broken user price file must not break the traced call
+        log.warning("pricing %s:%s failed: %s", provider, model, exc)
         return None
-    if provider.lower() in LOCAL_PROVIDERS:
-        return 0.0
-    found = price_for(provider, model)
-    return None if found is None else float(found.cost(usage))
 
 
 def instrument(model: Any, *, name: str | None = None, version: int | None = None, alias: str | None = None) -> Any:

@@ -1,0 +1,52 @@
+"""Cost in spans and /metrics: priced models add to the cost counter; a model with no price has an
+unknown cost (empty on the span, counted as unpriced), never a recorded 0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fake_openai_backend import FakeBackend
+from gateway_harness import asgi_client, chat_body, run
+
+from ondo.llm.cost import price_for
+from ondo.llm.types import Usage
+from ondo.registry import models as registry
+from ondo.server.app import create_app
+from ondo.traces import list_spans
+from ondo.workspace import Workspace
+
+
+def test_priced_and_unpriced_models(workspace: Workspace, backend: FakeBackend,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", backend.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000")
+    # a self-hosted model nobody priced (the backend answers as "house-model")
+    registry.register(workspace, "house", api={"provider": "openai-compatible", "model": "house-model",
+                                               "base_url": backend.url})
+    app = create_app(workspace)
+
+    async def go() -> tuple[list[Any], str]:
+        async with asgi_client(app) as c:
+            answers = [await c.post("/v1/chat/completions", json=chat_body("openai:gpt-4o-mini")),
+                       await c.post("/v1/chat/completions", json=chat_body("house/1"))]
+            return answers, (await c.get("/metrics")).text
+
+    answers, metrics = run(go)
+    assert [a.status_code for a in answers] == [200, 200]
+    price = price_for("openai", "gpt-4o-mini")
+    assert price is not None
+    expected = price.cost(Usage(input_tokens=10, output_tokens=5))  # the fake backend's usage
+    assert expected > 0
+    assert app.state.gateway.tracer.flush(30)
+    spans = {s.served_by: s for s in list_spans(workspace)}
+    assert spans["openai:gpt-4o-mini"].cost_usd == pytest.approx(expected)
+    unpriced = spans["house/1"]
+    assert unpriced.status == "ok" and unpriced.cost_usd is None  # unknown, not free
+    assert unpriced.attributes.get("ondo.cost_unknown") is True
+    assert "ondo.cost_unknown" not in spans["openai:gpt-4o-mini"].attributes
+
+    assert f'ondo_gateway_cost_usd_total{{alias="",model="openai:gpt-4o-mini",version=""}} {expected!r}' in metrics
+    assert 'ondo_gateway_unpriced_requests_total{alias="",model="house",version="1"} 1.0' in metrics
+    assert 'ondo_gateway_cost_usd_total{alias="",model="house"' not in metrics
+    assert 'ondo_gateway_unpriced_requests_total{alias="",model="openai:gpt-4o-mini"' not in metrics
