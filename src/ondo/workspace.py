@@ -78,7 +78,8 @@ def reset_default_cache() -> None:
 
 
 def _describe_open_error(settings: Settings, exc: Exception) -> str:
-    text = str(getattr(exc, "orig", exc))
+    # one line: drivers (psycopg) add hints on further lines, which would break the CLI's one-line message
+    text = " ".join(str(getattr(exc, "orig", exc)).split())
     if settings.is_sqlite and ("not a database" in text or "malformed" in text):
         return f"the store at {settings.store_url.removeprefix('sqlite:///')} is corrupt or not an ondo database ({text})"
-    return f"cannot open store: {text}"
+    return f"cannot open store {engines.redact(settings.store_url)}: {text}"

@@ -62,3 +62,27 @@ def test_cli_reports_store_errors_without_traceback(tmp_path: Path) -> None:
     assert "corrupt" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     reset_default_cache()
+
+
+def test_unreachable_server_is_one_line_naming_the_store_without_its_password() -> None:
+    pytest.importorskip("psycopg")
+    url = "postgresql+psycopg://ondo:s3cret@127.0.0.1:1/nowhere"  # port 1: nothing listens
+    with pytest.raises(StoreError) as err:
+        Workspace(Settings(home=Path("/nonexistent"), store_url=url, artifacts_url="memory://b"))
+    msg = str(err.value)
+    assert "\n" not in msg and "127.0.0.1:1/nowhere" in msg and "s3cret" not in msg
+
+
+def test_unparsable_store_url_is_named() -> None:
+    with pytest.raises(StoreError, match="invalid store URL 'not-a-url'"):
+        Workspace(Settings(home=Path("/nonexistent"), store_url="not-a-url", artifacts_url="memory://b"))
+
+
+@pytest.mark.parametrize("below", ["", "home"])
+def test_a_file_as_ondo_home_is_named(tmp_path: Path, below: str) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    home = blocker / below if below else blocker
+    with pytest.raises(StoreError, match="a file stands where a folder must be") as err:
+        Workspace(Settings(home=home, store_url=f"sqlite:///{home / 'ondo.db'}", artifacts_url=str(home)))
+    assert str(home) in str(err.value) and "\n" not in str(err.value)

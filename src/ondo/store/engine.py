@@ -34,10 +34,10 @@ def create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except ModuleNotFoundError as exc:  # e.g. psycopg missing
-        raise StoreError(f"cannot open store {_redact(url)}: driver not installed ({exc.name}); "
+        raise StoreError(f"cannot open store {redact(url)}: driver not installed ({exc.name}); "
                          "install ondo[postgres]") from exc
     except sa.exc.ArgumentError as exc:
-        raise StoreError(f"invalid store URL {_redact(url)}: {exc}") from exc
+        raise StoreError(f"invalid store URL {redact(url)}: {exc}") from exc
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -47,7 +47,10 @@ def _sqlite_engine(url: str) -> Engine:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create ondo home {folder}: {exc.strerror}") from exc
+            reason = exc.strerror
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a file stands where a folder must be; set ONDO_HOME to a folder"
+            raise StoreError(f"cannot create ondo home {folder}: {reason}") from exc
         # one probe name per process: concurrent processes opening one store must not delete each other's
         probe = folder / f".ondo-write-probe-{os.getpid()}-{random.getrandbits(32):08x}"
         try:
@@ -101,8 +104,9 @@ def _is_serialization_error(exc: DBAPIError) -> bool:
     return code in ("40001", "40P01")
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return "<store url>"
+        return "<store url>" if "@" in url else repr(url)
