@@ -111,6 +111,12 @@ def test_prompt_promote_through_a_gate(workspace: Workspace, tmp_path: Path) -> 
     assert code == 0 and json.loads(out)["promoted"] is True
     code, out = ondo_cli("lineage", "qa/1", "--json")
     assert json.loads(out)["kind"] == "prompt" and json.loads(out)["runs"][0]["id"] == run.id
+    code, out = ondo_cli("prompts", "lineage", "qa@production", "--json")
+    assert code == 0 and json.loads(out)["prompt"]["ref"] == "qa/1" and json.loads(out)["runs"][0]["id"] == run.id
+    assert json.loads(out)["aliases"][0]["alias"] == "production"
+    assert ondo.prompts.lineage("qa/1").to_dict()["runs"][0]["id"] == run.id
+    code, out = ondo_cli("prompts", "lineage", "qa/1")
+    assert code == 0 and run.id[:12] in out and "qa@production" in out
 
 
 def test_register_inline_template_or_file_option(workspace: Workspace, tmp_path: Path) -> None:

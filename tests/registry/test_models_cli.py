@@ -86,6 +86,12 @@ def test_register_alias_promote_rollback_history_lineage(workspace: Workspace, t
     assert doc["model"]["ref"] == "summarizer/2" and [r["id"] for r in doc["runs"]] == [run.id]
     code, out = ondo_cli("lineage", "summarizer/1")
     assert code == 0 and "summarizer/1" in out and "qa/1" in out
+    code, out = ondo_cli("models", "lineage", "summarizer/2", "--json")
+    assert code == 0 and json.loads(out) == doc
+    code, out = ondo_cli("models", "lineage", "summarizer@production")  # production holds 2 after the rollback
+    assert code == 0 and "summarizer/2" in out and run.id[:12] in out and "summarizer@production" in out
+    code, out = ondo_cli("models", "lineage", "summarizer/9")
+    assert code == 2 and "summarizer/9" in out and "Traceback" not in out
 
 
 def test_register_errors_exit_1_and_register_nothing(workspace: Workspace, tmp_path: Path) -> None:

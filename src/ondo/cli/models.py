@@ -14,7 +14,7 @@ import typer
 
 from ondo import models as registry
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.cli.registry_common import add_registry_commands, key_values
+from ondo.cli.registry_common import add_registry_commands, key_values, print_lineage
 from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
@@ -147,6 +147,15 @@ add_registry_commands(
 )
 
 
+@app.command("lineage")
+def models_lineage_cmd(
+    ref: str = typer.Argument(..., help="A model version: summarizer/4, summarizer@production, summarizer."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Dataset versions -> runs -> this model version -> aliases, as a tree (or --json)."""
+    print_lineage(registry.lineage(ref, kind="model"), json_out)
+
+
 @lineage_app.command("lineage")
 def lineage_cmd(
     ref: str = typer.Argument(..., help="A model version (summarizer/4, summarizer@production) or a prompt version."),
@@ -154,8 +163,4 @@ def lineage_cmd(
     json_out: bool = JsonOption,
 ) -> None:
     """Dataset versions -> runs -> the version -> aliases, as a tree (or --json)."""
-    lin = registry.lineage(ref, kind=kind)
-    if json_out:
-        print_json(lin.to_dict())
-        return
-    console.print(lin.tree())
+    print_lineage(registry.lineage(ref, kind=kind), json_out)

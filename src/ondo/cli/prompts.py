@@ -10,7 +10,7 @@ import typer
 
 from ondo import prompts
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.cli.registry_common import add_registry_commands, key_values, print_event
+from ondo.cli.registry_common import add_registry_commands, key_values, print_event, print_lineage
 from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
@@ -164,6 +164,15 @@ add_registry_commands(
     require_help="e.g. 'rouge1>=0.3' (repeatable).",
     order=("alias", "promote", "check", "history", "rollback"),
 )
+
+
+@app.command("lineage")
+def lineage_cmd(
+    ref: str = typer.Argument(..., help="A prompt version: summarize/2, summarize@production, summarize."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Runs that used this prompt version (with their datasets and metrics) and the aliases that held it."""
+    print_lineage(prompts.lineage(ref), json_out)
 
 
 @app.command("tag")

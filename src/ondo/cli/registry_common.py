@@ -62,6 +62,14 @@ def print_event(e: AliasEvent, json_out: bool) -> None:
     console.print(f"{e.name}@{e.alias}: {frm} -> {to} ({e.action}{', ' + e.reason if e.reason else ''})")
 
 
+def print_lineage(lin: Any, json_out: bool) -> None:
+    """A ``Lineage`` as a tree, or as JSON with ``--json`` (``ondo lineage``, ``ondo models/prompts lineage``)."""
+    if json_out:
+        print_json(lin.to_dict())
+        return
+    console.print(lin.tree())
+
+
 def split_alias_args(name: str, alias: str | None, version: str | None, version_opt: int | None) -> tuple[str, str, int | None]:
     """``alias summarizer/3 production``, ``alias summarizer production 3`` or ``... --version 3``."""
     if alias is None:

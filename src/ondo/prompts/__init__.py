@@ -41,6 +41,7 @@ __all__ = [
     "diff",
     "get",
     "history",
+    "lineage",
     "list",
     "load_file",
     "promote",
@@ -169,6 +170,16 @@ def version_at(
     from ondo.registry.times import to_epoch
 
     return aliases.value_at(_ws(workspace), _v.KIND, name, alias, to_epoch(at))
+
+
+def lineage(ref: str, *, workspace: Workspace | None = None) -> Any:
+    """The runs that used this version (with their datasets, inputs and metrics) and the aliases that held it.
+
+    A ``ondo.registry.lineage.Lineage``: ``.to_dict()`` for JSON, ``.tree()`` to print.
+    """
+    from ondo.registry import lineage as _lineage
+
+    return _lineage.prompt_lineage(_ws(workspace), ref)
 
 
 def set_tag(ref: str, key: str, value: str, *, workspace: Workspace | None = None) -> None:
