@@ -36,6 +36,9 @@ def test_set_alias_records_who_when_from_to_why(three_versions: str, monkeypatch
     ]
     assert before <= hist[0].created_at <= hist[1].created_at <= time.time()
     assert (e2.who, e2.when, e2.version) == ("alice", e2.created_at, 2)
+    doc = e2.to_dict()
+    assert (doc["who"], doc["when"], doc["from"], doc["to"], doc["reason"]) == ("alice", e2.created_at, 1, 2, "better")
+    assert (doc["actor"], doc["from_version"], doc["to_version"]) == ("alice", 1, 2)
     assert ondo.models.get("summarizer@production").version == 2
 
 

@@ -59,7 +59,10 @@ class AliasEvent:
         return self.to_version
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """Every field, plus the event's words as the issue spells them: who, when, from, to."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out.update({"who": self.actor, "when": self.created_at, "from": self.from_version, "to": self.to_version})
+        return out
 
 
 def current_actor() -> str:
