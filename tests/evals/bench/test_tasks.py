@@ -143,3 +143,70 @@ def test_requests_equal_lm_eval(name: str, shots: int, shared_data: Path, tmp_pa
         for rec, ctx in zip(p.docs, p.contexts, strict=True)
     }
     assert mine == theirs
+
+
+_LMEVAL_YAML = {
+    "arc_easy": "arc/arc_easy.yaml",
+    "arc_challenge": "arc/arc_challenge.yaml",
+    "hellaswag": "hellaswag/hellaswag.yaml",
+    "mmlu_anatomy": "mmlu/default/mmlu_anatomy.yaml",
+    "mmlu_high_school_us_history": "mmlu/default/mmlu_high_school_us_history.yaml",
+    "kmmlu_criminal_law": "kmmlu/default/kmmlu_criminal_law.yaml",
+    "truthfulqa_mc1": "truthfulqa/truthfulqa_mc1.yaml",
+    "truthfulqa_mc2": "truthfulqa/truthfulqa_mc2.yaml",
+}
+
+
+def _lmeval_field(spec: object, doc: dict, *, choices: bool = False) -> object:
+    """lm-eval ``ConfigurableTask.doc_to_choice/doc_to_target``: a list, an int, a column, or a Jinja template."""
+    import ast
+
+    from lm_eval.utils import apply_template
+
+    if isinstance(spec, list | int):
+        return spec
+    assert isinstance(spec, str)
+    if spec in doc:
+        return doc[spec]
+    rendered = apply_template(spec, doc)
+    if choices:
+        return ast.literal_eval(rendered)
+    return int(rendered) if rendered.isdigit() else rendered
+
+
+@pytest.mark.parametrize("name", sorted(_LMEVAL_YAML))
+def test_prompt_choices_gold_equal_lm_eval_own_task_yaml(name: str, shared_data: Path) -> None:
+    """Each task's zero-shot context, choices, gold and delimiters, from lm-eval's installed YAML (not a copy)."""
+    lm_eval = pytest.importorskip("lm_eval")
+    from lm_eval.tasks._yaml_loader import load_yaml
+    from lm_eval.utils import apply_template
+
+    cfg = load_yaml(Path(lm_eval.__file__).parent / "tasks" / _LMEVAL_YAML[name], resolve_func=False)
+    task = registry.get_task(name)
+    docs = [r.doc for r in task.source.load(task.eval_split, shared_data).docs[:25]]  # type: ignore[union-attr]
+    assert docs
+    assert task.target_delimiter == cfg.get("target_delimiter", " ")  # type: ignore[union-attr]
+    assert task.fewshot_delimiter == cfg.get("fewshot_delimiter", "\n\n")  # type: ignore[union-attr]
+    assert {m["metric"] for m in cfg["metric_list"]} <= set(task.metrics)  # type: ignore[union-attr]
+    for doc in docs:
+        expected_ctx = cfg.get("description", "") + apply_template(cfg["doc_to_text"], doc)
+        assert task.context(doc, []) == expected_ctx  # type: ignore[union-attr]
+        assert task.choices(doc) == list(_lmeval_field(cfg["doc_to_choice"], doc, choices=True))  # type: ignore
+        assert task.gold_index(doc) == _lmeval_field(cfg["doc_to_target"], doc)  # type: ignore[union-attr]
+
+
+def test_hellaswag_docs_equal_lm_eval_process_docs(shared_data: Path) -> None:
+    """Ko-HellaSwag rows keep HellaSwag's original fields: ondo's converter equals lm-eval's ``process_docs``."""
+    pytest.importorskip("lm_eval")
+    datasets = pytest.importorskip("datasets")
+    from lm_eval.tasks.hellaswag import utils as hs_utils
+
+    from ondo.evals.bench.tasks.hellaswag import from_original
+
+    path = shared_data / "korean" / "horangi_mini" / "ko_hellaswag_mini.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    theirs = hs_utils.process_docs(datasets.Dataset.from_list(rows))
+    assert len(theirs) == len(rows) == 100
+    for row, ref in zip(rows, theirs, strict=True):
+        mine = from_original(row)
+        assert (mine["query"], mine["choices"], mine["label"]) == (ref["query"], ref["choices"], int(ref["gold"]))
