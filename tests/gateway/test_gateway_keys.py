@@ -59,6 +59,18 @@ def test_cli_create_list_revoke(workspace: Workspace) -> None:
     assert json.loads(runner.invoke(cli, ["keys", "list", "--json"]).output) == []
 
 
+def test_cli_create_takes_the_name_as_an_argument(workspace: Workspace) -> None:
+    runner = CliRunner()
+    out = runner.invoke(cli, ["keys", "create", "bot", "--budget", "1.5", "--rate-limit", "10", "--json"])
+    assert out.exit_code == 0, out.output
+    created = json.loads(out.output)
+    assert (created["name"], created["budget_usd"], created["rpm"]) == ("bot", 1.5, 10)
+    missing = runner.invoke(cli, ["keys", "create"])
+    assert missing.exit_code == 1 and "needs a name" in missing.output and "Traceback" not in missing.output
+    both = runner.invoke(cli, ["keys", "create", "a", "--name", "b"])
+    assert both.exit_code == 1 and "two names" in both.output
+
+
 def test_missing_and_wrong_keys_are_401(workspace: Workspace, assistant: FakeBackend) -> None:
     good = create_key(workspace, name="svc").key
     app = create_app(workspace, require_keys=True)

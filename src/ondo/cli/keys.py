@@ -7,6 +7,7 @@ import datetime as dt
 import typer
 
 from ondo.cli.output import JsonOption, console, print_json, print_table
+from ondo.errors import InvalidInput
 from ondo.gateway.keys import create_key, list_keys, revoke_key
 
 app = typer.Typer(help="Gateway API keys: scoped to models, with budgets and rate limits.", no_args_is_help=True)
@@ -18,15 +19,22 @@ def _when(ts: float | None) -> str:
 
 @app.command("create")
 def create_cmd(
-    name: str = typer.Option(..., "--name", help="A name for the key (who or what uses it)."),
+    name_arg: str | None = typer.Argument(None, metavar="[NAME]", help="A name for the key (or --name)."),
+    name_opt: str | None = typer.Option(None, "--name", help="A name for the key (who or what uses it)."),
     models: str | None = typer.Option(
-        None, "--models", help="Comma-separated models it may call (assistant, assistant@*, openai:*); default all."
+        None, "--models", "--model", help="Comma-separated models it may call (assistant, assistant@*, openai:*); "
+        "default all."
     ),
-    budget_usd: float | None = typer.Option(None, "--budget-usd", help="Spending limit in US dollars."),
-    rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),
+    budget_usd: float | None = typer.Option(None, "--budget-usd", "--budget", help="Spending limit in US dollars."),
+    rpm: int | None = typer.Option(None, "--rpm", "--rate-limit", help="Requests per minute."),
     json_out: bool = JsonOption,
 ) -> None:
     """Create a key. The secret is printed once; only its hash is stored."""
+    if name_arg and name_opt and name_arg != name_opt:
+        raise InvalidInput(f"two names given ({name_arg!r} and --name {name_opt!r}); give one", field="name")
+    name = name_opt or name_arg
+    if not name:
+        raise InvalidInput("a key needs a name: ondo keys create NAME (or --name NAME)", field="name")
     created = create_key(
         name=name, models=[m for m in (models or "").split(",") if m.strip()] or None, budget_usd=budget_usd, rpm=rpm
     )
