@@ -11,7 +11,7 @@ import pytest
 
 import ondo
 from ondo.traces import Tracer, configure, flush, reset
-from ondo.traces.otlp import exporter_from_env, traces_url
+from ondo.traces.otlp import endpoint_from_env, exporter_from_env, traces_url
 from ondo.workspace import Workspace
 
 pytest.importorskip("opentelemetry.sdk")
@@ -40,7 +40,7 @@ def test_spans_export_with_genai_attributes(workspace: Workspace) -> None:
     exported = {sp.name: sp for sp in memory.get_finished_spans()}
     chat, agent, broken = exported["chat"], exported["agent"], exported["broken"]
     a = chat.attributes
-    assert a["gen_ai.system"] == "openai"
+    assert a["gen_ai.system"] == a["gen_ai.provider.name"] == "openai"
     assert a["gen_ai.request.model"] == "assistant"
     assert a["gen_ai.response.model"] == "assistant/2"
     assert a["gen_ai.usage.input_tokens"] == 11 and a["gen_ai.usage.output_tokens"] == 22
@@ -104,7 +104,23 @@ def test_otlp_http_export_from_env(workspace: Workspace, collector: str, monkeyp
 
 
 def test_no_exporter_without_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ONDO_OTLP_ENDPOINT", raising=False)
+    for var in ("ONDO_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(var, raising=False)
     assert exporter_from_env() is None
     assert traces_url("http://h:4318") == "http://h:4318/v1/traces"
     assert traces_url("http://h:4318/custom/path") == "http://h:4318/custom/path"
+
+
+def test_standard_opentelemetry_endpoint_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("ONDO_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    assert endpoint_from_env() == "http://collector:4318/v1/traces"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://tempo:4318/otlp/v1/traces")
+    assert endpoint_from_env() == "http://tempo:4318/otlp/v1/traces"
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert endpoint_from_env() is None
+    monkeypatch.setenv("ONDO_OTLP_ENDPOINT", "http://mine:4318")  # ondo's own variable wins
+    assert endpoint_from_env() == "http://mine:4318/v1/traces"

@@ -1,7 +1,8 @@
 """OpenTelemetry (OTLP/HTTP) export of stored spans, with GenAI semantic-convention names.
 
 Active when the ``otel`` extra is installed and ``ONDO_OTLP_ENDPOINT`` is set (for example
-``http://127.0.0.1:4318``; ``/v1/traces`` is added when the URL has no path). Spans keep ondo's
+``http://127.0.0.1:4318``; ``/v1/traces`` is added when the URL has no path), or OpenTelemetry's
+standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``. Spans keep ondo's
 trace and span ids, so a trace in ``ondo traces show`` and in Jaeger/Tempo is the same trace.
 The export runs on the writer thread after the batch is stored, with redacted bodies.
 """
@@ -34,7 +35,8 @@ def genai_attributes(rec: SpanRecord) -> dict[str, Any]:
             attrs[key] = str(value)
     attrs.setdefault("gen_ai.operation.name", _OPERATION.get(rec.kind, rec.kind))
     if rec.provider:
-        attrs["gen_ai.system"] = rec.provider
+        attrs["gen_ai.provider.name"] = rec.provider  # semconv >= 1.37
+        attrs["gen_ai.system"] = rec.provider  # its older name, still read by most backends
     if rec.model:
         attrs.setdefault("gen_ai.request.model", rec.model)
         served = f"{rec.model}/{rec.model_version}" if rec.model_version is not None else rec.model
@@ -118,10 +120,30 @@ def traces_url(endpoint: str) -> str:
 _warned = False
 
 
+def endpoint_from_env() -> str | None:
+    """The OTLP/HTTP traces URL: ``ONDO_OTLP_ENDPOINT``, else OpenTelemetry's own
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (used as is) or ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    (``/v1/traces`` added), so a stack already configured for OpenTelemetry needs nothing more.
+    ``OTEL_TRACES_EXPORTER=none`` turns the standard variables off."""
+    own = os.environ.get("ONDO_OTLP_ENDPOINT")
+    if own:
+        return traces_url(own)
+    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return None
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if traces:
+        return traces
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if base:
+        return base.rstrip("/") + "/v1/traces"
+    return None
+
+
 def exporter_from_env() -> OtlpExporter | None:
-    """An exporter when ``ONDO_OTLP_ENDPOINT`` is set and opentelemetry is installed, else None."""
+    """An exporter when an OTLP endpoint is configured (``endpoint_from_env``) and opentelemetry is
+    installed, else None."""
     global _warned
-    endpoint = os.environ.get("ONDO_OTLP_ENDPOINT")
+    endpoint = endpoint_from_env()
     if not endpoint:
         return None
     try:
@@ -129,5 +151,5 @@ def exporter_from_env() -> OtlpExporter | None:
     except ImportError:
         if not _warned:
             _warned = True
-            log.warning("ONDO_OTLP_ENDPOINT is set but opentelemetry is not installed: pip install 'ondo[otel]'")
+            log.warning("an OTLP endpoint is set but opentelemetry is not installed: pip install 'ondo[otel]'")
         return None
