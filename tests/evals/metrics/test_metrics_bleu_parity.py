@@ -188,3 +188,30 @@ def test_bleu_and_chrf_equal_sacrebleu_on_korean_text(korquad_rows, tok):
     _assert_bleu_equal(metrics.bleu(preds, refs, tokenize=tok), BLEU(tokenize=tok).corpus_score(preds, [refs]))
     assert metrics.chrf(preds, refs, word_order=2).score == pytest.approx(
         sacrebleu.corpus_chrf(preds, [refs], word_order=2).score, abs=TOL)
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_korean_morpheme_bleu_equals_sacrebleu_on_kiwi_morphemes(korquad_rows, lowercase):
+    """The Korean tokenizer plays sacrebleu's ko-mecab role: sacrebleu fed kiwipiepy's morphemes
+    (split by kiwipiepy here, not by ondo) with tokenize='none' gives the same BLEU, n-gram for n-gram."""
+    kiwipiepy = pytest.importorskip("kiwipiepy")
+    kiwi = kiwipiepy.Kiwi()
+
+    def morphemes(line: str) -> str:
+        return " ".join("".join(t.form.split()) for t in kiwi.tokenize(line.strip())) if line.strip() else ""
+
+    preds = [row["question"] for row in korquad_rows[:60]]
+    refs = [row["context"].split(". ")[0] for row in korquad_rows[:60]]
+    refs2 = [row["answers"]["text"][0] + " 입니다." for row in korquad_rows[:60]]
+    ours = metrics.bleu(preds, [[a, b] for a, b in zip(refs, refs2, strict=True)], tokenize="ko-kiwi",
+                        lowercase=lowercase)
+    metric = BLEU(tokenize="none", lowercase=lowercase)
+    theirs = metric.corpus_score([morphemes(p) for p in preds], [[morphemes(r) for r in refs],
+                                                                  [morphemes(r) for r in refs2]])
+    _assert_bleu_equal(ours, theirs)
+    assert ours.score > 0 and ours.totals[0] > sum(len(p.split()) for p in preds)  # morphemes, not words
+    body = _sacre_signature_body(str(metric.get_signature())).replace("tok:none", f"tok:{ours.tokenizer}")
+    assert _sacre_signature_body(ours.signature) == body
+    for p, r in zip(preds[:15], refs[:15], strict=True):  # sentence level too
+        assert metrics.sentence_bleu(p, [r], tokenize="ko-kiwi").score == pytest.approx(
+            sacrebleu.sentence_bleu(morphemes(p), [morphemes(r)], tokenize="none").score, abs=TOL)
