@@ -185,6 +185,7 @@ def test_api_models(workspace: Workspace) -> None:
         ({"api": {"model": "m"}}, "api.provider is required"),
         ({"api": {"provider": "openai", "model": ""}}, "api.model is required"),
         ({"api": {"provider": "openai", "model": "m", "api_key": "sk-123"}}, "must not hold credentials"),
+        ({"api": {"provider": "openai", "model": "m", "params": {"API_KEY": "sk-1"}}}, "params must not hold credentials"),
         ({"api": {"provider": "openai", "model": "m", "temprature": 1}}, "unknown api keys: temprature"),
         ({"api": {"provider": "openai", "model": "m", "params": [1]}}, "api.params must be a mapping"),
         ({"api": {"provider": "openai", "model": "m"}, "base": "x"}, "base= applies to adapters"),
@@ -215,6 +216,25 @@ def test_source_run_and_datasets_are_recorded(workspace: Workspace, tmp_path: Pa
     with pytest.raises(NotFound, match="run 'no-such-run'"):
         ondo.models.register("summarizer", source=weights, run_id="no-such-run")
     assert len(ondo.models.list("summarizer")) == 3
+
+
+def test_registered_dataset_versions_are_pinned_with_their_digest(workspace: Workspace, tmp_path: Path) -> None:
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"GGUF\x03\x00\x00\x00w")
+    rows = tmp_path / "train.jsonl"
+    rows.write_text('{"q": "a", "a": "b"}\n')
+    ds = ondo.data.add(rows, "qa-train")
+    ondo.data.set_alias("qa-train", "prod", version=1)
+    by_alias = ondo.models.register("summarizer", source=weights, datasets=["qa-train@prod"])
+    by_object = ondo.models.register("summarizer", source=weights, datasets=[ds])
+    assert by_alias.datasets == by_object.datasets == [{"ref": "qa-train/1", "digest": ds.digest}]
+    with pytest.raises(NotFound, match="qa-train/9"):
+        ondo.models.register("summarizer", source=weights, datasets=["qa-train/9"])
+    with pytest.raises(InvalidInput, match="has digest"):
+        ondo.models.register("summarizer", source=weights, datasets=[{"ref": "qa-train/1", "digest": "sha256:0000"}])
+    assert len(ondo.models.list("summarizer")) == 2
+    lin = ondo.models.lineage("summarizer/1").to_dict()
+    assert lin["datasets"] == [{"ref": "qa-train/1", "digest": ds.digest, "via": ["declared"]}]
 
 
 def test_tags_on_model_versions(workspace: Workspace, tmp_path: Path) -> None:

@@ -136,6 +136,12 @@ def _api_spec(ws: Workspace, api: Any) -> dict[str, Any]:
     params = api.get("params") or {}
     if not isinstance(params, Mapping):
         raise InvalidInput("api.params must be a mapping such as {'temperature': 0}", field="api.params")
+    secrets = sorted(str(k) for k in params if str(k).lower() in _SECRET_KEYS)
+    if secrets:
+        raise InvalidInput(
+            f"api.params must not hold credentials ({', '.join(secrets)}): keep keys in the environment",
+            field="api.params",
+        )
     try:
         spec["params"] = json.loads(json.dumps(dict(params), allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -178,6 +184,14 @@ def _dataset_entry(ws: Workspace, d: Any) -> dict[str, Any]:
     if not isinstance(ref_text, str):
         raise InvalidInput(f"cannot read dataset reference {d!r}: give 'name/N', 'name@alias' or a version", field="datasets")
     r = parse_ref(ref_text)
+    registered = _registered_dataset(ws, r)
+    if registered is not None:
+        pinned_ref, pinned_digest = registered
+        if isinstance(digest, str) and digest and not pinned_digest.startswith(digest):
+            raise InvalidInput(
+                f"dataset {pinned_ref} has digest {pinned_digest}, not {digest}", field="datasets"
+            )
+        return {"ref": pinned_ref, "digest": pinned_digest}
     if r.alias is not None:
         pinned = aliases.current(ws, "dataset", r.name, r.alias)
         ref_text = f"{r.name}/{pinned}" if pinned is not None else str(r)
@@ -187,6 +201,23 @@ def _dataset_entry(ws: Workspace, d: Any) -> dict[str, Any]:
     else:
         ref_text = str(r)
     return {"ref": ref_text, "digest": digest if isinstance(digest, str) else None}
+
+
+def _registered_dataset(ws: Workspace, r: Ref) -> tuple[str, str] | None:
+    """``(name/N, digest)`` of the dataset version ``r`` names in the dataset registry.
+
+    None when no dataset has that name (a dataset kept elsewhere is recorded as given); a registered
+    name whose version, alias or digest names nothing is a NotFound, so a typo is not recorded.
+    """
+    from ondo.datasets import versions as dataset_versions
+
+    try:
+        row = dataset_versions.resolve(ws, r)
+    except NotFound as exc:
+        if exc.kind == "dataset":
+            return None
+        raise
+    return f"{row.name}/{row.version}", row.digest
 
 
 def _run_id(ws: Workspace, run: Any) -> str | None:
