@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from ondo.blobs import BlobStore
 from ondo.config import Settings
@@ -24,6 +24,8 @@ from ondo.store import migrate
 T = TypeVar("T")
 
 _lock = threading.Lock()
+# driver messages that mean the store itself refuses writes, whatever the statement
+_BROKEN = ("readonly", "read-only", "disk is full", "disk i/o error", "malformed", "not a database")
 _cache: dict[Settings, Workspace] = {}
 
 
@@ -58,8 +60,23 @@ class Workspace:
             return ws
 
     def write(self, fn: Callable[[sa.Connection], T]) -> T:
-        """Run ``fn`` in one write transaction, retried on lock contention."""
-        return engines.write_retry(self.engine, fn)
+        """Run ``fn`` in one write transaction, retried on lock contention.
+
+        A store that cannot take the write at all (read-only file, full disk, damaged pages) is a
+        StoreError naming the store: the transaction rolled back, so nothing of it was written.
+        """
+        try:
+            return engines.write_retry(self.engine, fn)
+        except DBAPIError as exc:
+            text = " ".join(str(exc.orig).split())
+            if not any(m in text.lower() for m in _BROKEN):
+                raise
+            where = (
+                self.settings.store_url.removeprefix("sqlite:///")
+                if self.settings.is_sqlite
+                else engines.redact(self.settings.store_url)
+            )
+            raise StoreError(f"cannot write to the store at {where}: {text}") from exc
 
     def read(self) -> sa.Connection:
         """A connection for reads: ``with ws.read() as conn: ...``."""

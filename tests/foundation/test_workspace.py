@@ -39,7 +39,9 @@ def test_unwritable_home_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
         target.mkdir()
         target.chmod(0o500)
     with pytest.raises(StoreError) as info:
-        Workspace(Settings(home=target, store_url=f"sqlite:///{target / 'ondo.db'}", artifacts_url=str(target)))
+        Workspace(
+            Settings(home=target, store_url=f"sqlite:///{target / 'ondo.db'}", artifacts_url=str(target))
+        )
     assert str(target) in str(info.value)
 
 
@@ -86,3 +88,37 @@ def test_a_file_as_ondo_home_is_named(tmp_path: Path, below: str) -> None:
     with pytest.raises(StoreError, match="a file stands where a folder must be") as err:
         Workspace(Settings(home=home, store_url=f"sqlite:///{home / 'ondo.db'}", artifacts_url=str(home)))
     assert str(home) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_store_that_refuses_writes_is_a_store_error_and_writes_nothing(tmp_path: Path) -> None:
+    import ondo
+
+    home = tmp_path / "home"
+    ws = Workspace(
+        Settings(home=home, store_url=f"sqlite:///{home / 'ondo.db'}", artifacts_url=str(home / "b"))
+    )
+    from ondo.store.tables.core import runs
+
+    with ondo.start_run(experiment="ro", params={"lr": 0.1}, workspace=ws) as run:
+        pass
+    with ondo.start_run(experiment="ro", workspace=ws) as silent:
+        pass
+    # a run whose process died long ago: readers would mark it killed, but may not write here
+    ws.write(
+        lambda c: c.execute(
+            runs.update().where(runs.c.id == silent.id).values(status="running", heartbeat_at=1.0)
+        )
+    )
+    ws.engine.dispose()
+    sa.event.listen(ws.engine, "connect", lambda conn, _rec: conn.execute("PRAGMA query_only=ON"))
+    with pytest.raises(StoreError, match=r"cannot write to the store at .*ondo\.db.*readonly") as err:
+        ondo.Client(workspace=ws).log_params(run.id, {"batch": 8})
+    assert "\n" not in str(err.value)
+    with pytest.raises(StoreError):
+        ondo.start_run(experiment="ro-2", workspace=ws)
+    info = ondo.Client(workspace=ws).get_run(run.id)
+    assert info.params == {"lr": "0.1"} and info.status == "finished"
+    assert [e.name for e in ondo.Client(workspace=ws).list_experiments()] == ["ro"]
+    assert {r.id for r in ondo.Client(workspace=ws).search_runs(experiment="ro")} == {run.id, silent.id}
+    assert ondo.Client(workspace=ws).get_run(silent.id).status == "running"
+    ws.close()

@@ -18,6 +18,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from ondo.errors import StoreError
 from ondo.store.tables.core import runs
 from ondo.workspace import Workspace
 
@@ -131,5 +132,5 @@ def reap(ws: Workspace, run_ids: Collection[str] | None = None) -> int:
 
     try:
         return ws.write(_mark)
-    except DBAPIError:  # a reader that may not write (read-only role or file) still reads
+    except (DBAPIError, StoreError):  # a reader that may not write (read-only role or file) still reads
         return 0
