@@ -26,7 +26,10 @@ def metrics_command(
     lowercase: bool = typer.Option(False, "--lowercase", help="BLEU/chrF: case-insensitive."),
     pred_field: str | None = typer.Option(None, "--pred-field", help="JSON field holding the prediction."),
     ref_field: str | None = typer.Option(None, "--ref-field", help="JSON field holding the reference(s)."),
-    experiment: str | None = typer.Option(None, "--experiment", help="Record the scores as a run here."),
+    experiment: str = typer.Option("text-metrics", "--experiment", help="Experiment the scores are recorded in "
+                                   "(every evaluation is a run)."),
+    track: bool = typer.Option(True, "--track/--no-track", help="Record the scores as a run (default) or only "
+                               "print them."),
     task: str = typer.Option("text", "--task", help="Prefix of the run's metric names (<task>.bleu ...)."),
     run_name: str | None = typer.Option(None, "--run-name", help="Name of the recorded run."),
     as_json: bool = JsonOption,
@@ -53,7 +56,7 @@ def metrics_command(
     report = compute(preds, refs, metric or ["bleu", "rouge"], lang=lang, tokenize=tokenize, use_stemmer=stem,
                      lowercase=lowercase)
     report.task = task
-    if experiment:
+    if track:
         record(report, experiment=experiment, task=task, run_name=run_name,
                params={"predictions": str(pred), "references": ",".join(str(p) for p in ref or [pred])})
     if as_json:

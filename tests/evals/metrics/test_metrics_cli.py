@@ -128,3 +128,17 @@ def test_scores_are_logged_as_a_run(tmp_path, workspace, english_pairs):
     assert info.metrics["mtb.bleu"] == pytest.approx(out["scores"]["bleu"])
     assert info.metrics["mtb.rougeL"] == pytest.approx(out["scores"]["rougeL"])
     assert info.params["tokenizer.rouge"] == "default"
+
+
+def test_every_evaluation_is_a_run_unless_asked_not_to(tmp_path, workspace):
+    import ondo
+
+    pred = _write_jsonl(tmp_path / "p.jsonl", ["the cat sat on the mat", "a dog ran home"])
+    ref = _write_jsonl(tmp_path / "r.jsonl", ["the cat sat on a mat", "the dog ran home"])
+    res = _invoke("--pred", str(pred), "--ref", str(ref), "--metric", "bleu", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    info = ondo.Client().get_run(out["run_id"])
+    assert info.experiment == "text-metrics" and info.metrics["text.bleu"] == pytest.approx(out["scores"]["bleu"])
+    quiet = _invoke("--pred", str(pred), "--ref", str(ref), "--metric", "bleu", "--no-track", "--json")
+    assert quiet.exit_code == 0 and json.loads(quiet.output)["run_id"] is None
