@@ -53,6 +53,10 @@ class Environment:
 def capture(cwd: str | None = None) -> Environment:
     """The environment of this process (git state is read from ``cwd``, default the working directory)."""
     commit, dirty = git_state(cwd or os.getcwd())
+    script = _script_dir()
+    if commit is None and cwd is None and script is not None:
+        # `python ~/project/train.py` started from outside the project: its code is the script's
+        commit, dirty = git_state(script)
     return Environment(
         git_commit=commit,
         git_dirty=dirty,
@@ -70,6 +74,14 @@ def command_line() -> str:
     if not argv or argv[0] in ("-c", "-", ""):
         argv = [sys.executable, *argv]
     return shlex.join(argv)
+
+
+def _script_dir() -> str | None:
+    """The folder of the script this interpreter runs (None for ``-c``, ``-m`` and the REPL)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if not argv0 or argv0 in ("-c", "-m", "-") or not os.path.isfile(argv0):
+        return None
+    return os.path.dirname(os.path.abspath(argv0))
 
 
 @functools.cache
