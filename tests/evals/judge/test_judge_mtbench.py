@@ -270,3 +270,49 @@ def test_rerun_through_request_cache_makes_zero_calls(suite: Any, scripted: Any,
     assert len(inner.requests) == n  # zero new calls
     assert again.stats.cached == again.stats.calls
     assert again.summary()["results"] == first.summary()["results"]
+
+
+def test_prompt_longer_than_the_judge_context_is_a_one_line_error(suite: Any, scripted: Any, workspace: Any) -> None:
+    """llama.cpp refuses a prompt longer than its context with a ValueError; the user sees which question."""
+    from ondo.errors import InvalidInput
+
+    def refuse(req: ChatRequest) -> str:
+        if "Hawaii" in req.messages[-1].text:
+            raise ValueError("Requested tokens (2080) exceed context window of 2048")
+        return "[[A]]"
+
+    with pytest.raises(InvalidInput) as err:
+        evaluate_mt_bench("gpt-4", scripted(refuse), mode="pairwise", baseline="alpaca-13b", suite=suite,
+                          question_ids=[81], workspace=workspace, record=False)
+    assert "question 81" in str(err.value) and "context" in str(err.value) and "\n" not in str(err.value)
+
+    def other(req: ChatRequest) -> str:
+        raise ValueError("something else")
+
+    with pytest.raises(ValueError, match="something else"):  # other failures are not disguised
+        evaluate_mt_bench("gpt-4", scripted(other), suite=suite, question_ids=[81], workspace=workspace, record=False)
+
+
+def test_local_judge_gets_a_context_for_the_longest_judge_prompt() -> None:
+    """Question 81's turn-2 pairwise prompt is ~2.1k tokens: llama.cpp's 2,048 default would refuse it."""
+    pytest.importorskip("llama_cpp")
+    from ondo.evals.judge.runner import LOCAL_N_CTX, _load
+
+    model = _load("local:smollm2", cache=False)
+    assert model.generator.n_ctx == LOCAL_N_CTX >= 4096 + 2048  # no weights are loaded to check this
+    assert _load("local:smollm2,n_ctx=4096", cache=False).generator.n_ctx == 4096  # the spec's own value wins
+
+
+def test_bad_selection_is_rejected_and_repeats_are_judged_once(suite: Any, scripted: Any, workspace: Any) -> None:
+    from ondo.errors import InvalidInput
+
+    judge = scripted(lambda r: "[[5]]")
+    for limit in (0, -1):
+        with pytest.raises(InvalidInput, match="limit"):
+            evaluate_mt_bench("gpt-4", judge, suite=suite, limit=limit, workspace=workspace, record=False)
+    with pytest.raises(InvalidInput, match="baseline"):
+        evaluate_mt_bench("gpt-4", judge, mode="pairwise", baseline="gpt-4", suite=suite, limit=1,
+                          workspace=workspace, record=False)
+    assert judge.requests == []
+    res = evaluate_mt_bench("gpt-4", judge, suite=suite, question_ids=[81, 81, 82], workspace=workspace, record=False)
+    assert res.question_ids == [81, 82] and len(res.verdicts) == 4

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ondo.errors import InvalidInput
 from ondo.evals.judge import verdicts as vparse
 from ondo.evals.judge.matches import (
     PairMatch,
@@ -122,7 +123,7 @@ class Judge:
         self.limiter = limiter or Limiter(8)
         self.constrain = _constraint(model, constrain)
 
-    async def _ask(self, prompt: JudgePrompt, system: str, user_prompt: str, attempt: int) -> str:
+    async def _ask(self, prompt: JudgePrompt, system: str, user_prompt: str, attempt: int, where: str) -> str:
         params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": 0.0}
         if attempt > 0:
             params.update(temperature=RETRY_TEMPERATURE, seed=attempt)
@@ -138,7 +139,7 @@ class Judge:
         async def call() -> Any:
             return await self.model.chat(request)
 
-        response = await self.limiter.run(call)
+        response = await _within_context(self.limiter.run(call), f"the judge {self.name}", where)
         if getattr(response, "cached", False):
             self.limiter.stats.cached += 1
         text = str(response.text)
@@ -147,21 +148,23 @@ class Judge:
         return text
 
     async def _judge(self, prompt: JudgePrompt, variables: dict[str, Any],
-                     parse: Callable[[str], Any]) -> tuple[str, str, Any, int]:
+                     parse: Callable[[str], Any], where: str) -> tuple[str, str, Any, int]:
         """(user prompt, judgment, parsed value or None, attempts)."""
         system, user_prompt = prompt.render(variables)
         judgment, value = "", None
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self.limiter.stats.retries += 1
-            judgment = await self._ask(prompt, system, user_prompt, attempt)
+            judgment = await self._ask(prompt, system, user_prompt, attempt, where)
             value = parse(judgment)
             if value is not None:
                 return user_prompt, judgment, value, attempt + 1
         return user_prompt, judgment, None, self.max_retries + 1
 
     async def single(self, m: SingleMatch) -> Verdict:
-        user_prompt, judgment, score, attempts = await self._judge(m.prompt, single_variables(m), vparse.parse_rating)
+        where = f"question {m.question.question_id} turn {m.turn} ({m.model})"
+        user_prompt, judgment, score, attempts = await self._judge(m.prompt, single_variables(m), vparse.parse_rating,
+                                                                   where)
         return Verdict(m.question.question_id, m.question.category, m.turn, "single", 1, m.model, None,
                        m.prompt.name, m.prompt.ref, user_prompt, judgment, score=score, attempts=attempts)
 
@@ -170,13 +173,27 @@ class Judge:
         maps = {1: {"A": "model_1", "B": "model_2"}, 2: {"A": "model_2", "B": "model_1"}}
 
         async def game(g: int) -> Verdict:
-            user_prompt, judgment, w, attempts = await self._judge(m.prompt, pair_variables(m, g), vparse.parse_winner)
+            where = f"question {m.question.question_id} turn {m.turn} ({m.model_1} vs {m.model_2}, game {g})"
+            user_prompt, judgment, w, attempts = await self._judge(m.prompt, pair_variables(m, g), vparse.parse_winner,
+                                                                   where)
             winner = None if w is None else maps[g].get(w, w)
             return Verdict(m.question.question_id, m.question.category, m.turn, "pairwise", g, m.model_1,
                            m.model_2, m.prompt.name, m.prompt.ref, user_prompt, judgment, winner=winner,
                            attempts=attempts)
 
         return list(await asyncio.gather(game(1), game(2)))
+
+
+async def _within_context(call: Awaitable[T], who: str, where: str) -> T:
+    """Await a model call; a prompt longer than the model's context window (llama.cpp's ValueError)
+    becomes a one-line error naming the question, instead of a traceback from inside the engine."""
+    try:
+        return await call
+    except ValueError as exc:
+        if "context window" not in str(exc):
+            raise
+        raise InvalidInput(f"{who} cannot take the prompt of {where}: {exc}; give it a larger context, "
+                           "e.g. local:smollm2,n_ctx=16384") from None
 
 
 def _verdict_schema(single: bool, max_tokens: int) -> dict[str, Any]:
@@ -222,7 +239,8 @@ async def generate_answers(
             async def call(request: Any = request) -> Any:
                 return await model.chat(request)
 
-            text = str((await limiter.run(call)).text).strip()
+            where = f"question {q.question_id} turn {len(out) + 1}"
+            text = str((await _within_context(limiter.run(call), "the model", where)).text).strip()
             out.append(text)
             msgs.append({"role": "assistant", "content": text})
         return q.question_id, tuple(out)

@@ -106,18 +106,26 @@ class MTBenchResult:
 
 
 _HTTP_SCHEMES = ("http://", "https://", "openai:", "ollama:")
+_LOCAL_SCHEMES = ("local:", "llamacpp:")
+# A local llama.cpp judge's context: MT-Bench's longest judge prompt (turn 2, pairwise, four long answers:
+# ~3.5k tokens with SmolLM2's tokenizer) plus FastChat's 2,048-token judgment. llama.cpp's usual 2,048 would
+# refuse the turn-2 prompts of question 81 and others outright.
+LOCAL_N_CTX = 8192
 
 
 def _load(spec: Any, *, cache: bool, concurrency: int | None = None, ws: Workspace | None = None,
           **opts: Any) -> Any:
     """A model from a spec string (through the request cache) or a model object as given. An HTTP
-    provider gets ``concurrency`` as its own connection limit, so the judge's limit is the one in force."""
+    provider gets ``concurrency`` as its own connection limit, so the judge's limit is the one in force;
+    a local llama.cpp model gets a context of ``LOCAL_N_CTX`` unless the spec sets ``n_ctx``."""
     if not isinstance(spec, str):
         return spec
     from ondo.llm import load_model
 
     if concurrency is not None and spec.startswith(_HTTP_SCHEMES):
         opts.setdefault("max_concurrency", concurrency)
+    if spec.startswith(_LOCAL_SCHEMES) and "n_ctx=" not in spec:
+        opts.setdefault("n_ctx", LOCAL_N_CTX)
 
     model = load_model(spec, **opts)
     if cache:
@@ -205,10 +213,17 @@ def evaluate_mt_bench(
     """
     if mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit must be at least 1 question, got {limit}", field="limit")
+    if question_ids:
+        question_ids = list(dict.fromkeys(int(q) for q in question_ids))  # a repeated id is judged once
     ws = workspace or Workspace.default()
     su = suite if isinstance(suite, Suite) else load_suite(suite, data_dir)
     specs = [models] if isinstance(models, str) or not isinstance(models, Sequence) else list(models)
     if mode == "pairwise":
+        if baseline is not None and len(specs) == 1 and _name(baseline) == _name(specs[0]):
+            raise InvalidInput(f"the baseline {_name(baseline)} is also the model under test; "
+                               "compare it with a different model")
         if baseline is not None and all(_name(baseline) != _name(s) for s in specs):
             specs.append(baseline)
         if len(specs) < 2:
