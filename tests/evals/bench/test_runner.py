@@ -68,6 +68,10 @@ def test_evaluate_records_a_run_with_metrics_inputs_and_items(
     assert records.export_jsonl(workspace, res.run_id, buf) == 12
     line = json.loads(buf.getvalue().splitlines()[0])
     assert {"task", "doc_id", "prediction", "gold", "loglikelihoods"} <= set(line)
+    # multiple choice: prediction and gold are choice indexes (ints), as in the run's items
+    assert (line["prediction"], line["gold"]) == (first["prediction"], first["gold"])
+    assert isinstance(line["prediction"], int) and isinstance(line["gold"], int)
+    assert line["loglikelihoods"] == pytest.approx(expected) and len(line["loglikelihoods"]) == 4
 
 
 def test_group_reports_micro_and_macro(shared_data: Path) -> None:

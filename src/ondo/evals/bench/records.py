@@ -111,6 +111,11 @@ def task_results(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
 def _item_dict(r: Any) -> dict[str, Any]:
     d = dict(r)
     d.pop("id", None)
+    if d.get("choices") is not None:  # multiple choice: prediction and gold are choice indexes, stored as text
+        for key in ("prediction", "gold"):
+            v = d.get(key)
+            if isinstance(v, str) and v.lstrip("-").isdigit():
+                d[key] = int(v)
     return d
 
 
