@@ -16,6 +16,7 @@ _NAME = r"[A-Za-z0-9][A-Za-z0-9._\-]*(?:/[A-Za-z][A-Za-z0-9._\-]*)*"
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._\-]*$")
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{4,64}$")
+MAX_VERSION = 2**31 - 1  # versions are INTEGER columns (32-bit on PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ def parse_ref(text: str) -> Ref:
         raise InvalidInput(f"invalid identifier '{text}': more than one '@'")
     if "@" in raw:
         name, _, selector = raw.partition("@")
+        if not name:
+            raise InvalidInput(f"invalid identifier '{text}': the name before '@' is missing")
+        head, sep, tail = name.rpartition("/")
+        if sep and head and tail.isdigit():
+            raise InvalidInput(
+                f"invalid identifier '{text}': give a version (name/N) or name@alias / name@sha256:..., not both"
+            )
         check_name(name)
         if not selector:
             raise InvalidInput(f"invalid identifier '{text}': nothing after '@' (expected an alias or sha256:...)")
@@ -88,6 +96,8 @@ def parse_ref(text: str) -> Ref:
         return Ref(name, alias=selector)
     head, sep, tail = raw.rpartition("/")
     if sep and tail.isdigit():
+        if not head:
+            raise InvalidInput(f"invalid identifier '{text}': the name before '/' is missing")
         check_name(head)
         return Ref(head, version=_version(tail, text))
     if sep and tail and tail[0].isdigit():
@@ -100,4 +110,15 @@ def _version(digits: str, text: str) -> int:
     n = int(digits)
     if n < 1:
         raise InvalidInput(f"invalid identifier '{text}': versions start at 1")
+    if n > MAX_VERSION:
+        raise InvalidInput(f"invalid identifier '{text}': version {digits} is too large (at most {MAX_VERSION})")
     return n
+
+
+def check_version(version: object, what: str = "version") -> int:
+    """A version number given apart from an identifier (``version=3``): a whole number from 1 to MAX_VERSION."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InvalidInput(f"{what} must be a whole number, got {version!r}", field="version")
+    if not 1 <= version <= MAX_VERSION:
+        raise InvalidInput(f"{what} must be between 1 and {MAX_VERSION}, got {version}", field="version")
+    return version

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ondo.errors import InvalidInput
-from ondo.ids import parse_ref
+from ondo.ids import check_version, parse_ref
 from ondo.store.tables.registry import registry_tags
 
 
@@ -19,6 +19,10 @@ def split_name(name: str, version: int | None, kind: str) -> tuple[str, int | No
     r = parse_ref(name)
     if r.alias is not None or r.digest is not None:
         raise InvalidInput(f"expected a {kind} name or name/N, got '{name}'")
+    if version is not None:
+        if isinstance(version, str) and version.strip().isdigit():
+            version = int(version)
+        version = check_version(version)
     if r.version is not None and version is not None and r.version != version:
         raise InvalidInput(f"'{name}' names version {r.version} but version={version} was given")
     return r.name, version if version is not None else r.version
