@@ -50,3 +50,39 @@ def test_priced_and_unpriced_models(workspace: Workspace, backend: FakeBackend,
     assert 'ondo_gateway_unpriced_requests_total{alias="",model="house",version="1"} 1.0' in metrics
     assert 'ondo_gateway_cost_usd_total{alias="",model="house"' not in metrics
     assert 'ondo_gateway_unpriced_requests_total{alias="",model="openai:gpt-4o-mini"' not in metrics
+
+
+def test_request_cache_answers_repeats_for_free(workspace: Workspace, backend: FakeBackend,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from ondo.gateway.config import GatewayConfig
+
+    monkeypatch.setenv("OPENAI_BASE_URL", backend.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000")
+    app = create_app(workspace, config=GatewayConfig(cache=True))
+    greedy = chat_body("openai:gpt-4o-mini", content="same question", temperature=0)
+    sampled = chat_body("openai:gpt-4o-mini", content="same question", temperature=0.7)  # no seed: never cached
+    streamed = {**greedy, "stream": True, "stream_options": {"include_usage": True}}
+
+    async def go() -> list[Any]:
+        async with asgi_client(app) as c:
+            return [await c.post("/v1/chat/completions", json=body)
+                    for body in (greedy, greedy, sampled, sampled, streamed)]
+
+    first, second, s1, s2, stream = run(go)
+    assert all(r.status_code == 200 for r in (first, second, s1, s2, stream))
+    assert backend.requests == 3  # the repeat and the stream of the same greedy request came from the store
+    assert second.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+    assert second.headers["x-ondo-cache"] == "hit" and "x-ondo-cache" not in first.headers
+    assert second.headers["x-ondo-model-version"] == "openai:gpt-4o-mini"
+    events = [json.loads(line[6:]) for line in stream.text.splitlines()
+              if line.startswith("data: ") and line != "data: [DONE]"]
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events if e["choices"]) == \
+        first.json()["choices"][0]["message"]["content"]
+    assert app.state.gateway.tracer.flush(30)
+    spans = sorted(list_spans(workspace), key=lambda s: s.start_time)
+    assert [s.attributes.get("ondo.cache_hit", False) for s in spans] == [False, True, False, False, True]
+    assert spans[0].cost_usd is not None and spans[0].cost_usd > 0
+    assert spans[1].cost_usd == 0.0 and spans[4].cost_usd == 0.0
+    assert spans[1].input_tokens == spans[0].input_tokens  # the stored answer's usage is still reported

@@ -135,6 +135,7 @@ def test_streams_are_stored_when_complete_and_replayed(workspace: Workspace) -> 
     first, second = asyncio.run(collect()), asyncio.run(collect())
     assert "".join(c.delta for c in first) == "".join(c.delta for c in second) == "stream"
     assert second[-1].finish_reason == "stop" and inner.calls == 1
+    assert not any(c.cached for c in first) and all(c.cached for c in second)  # the replay says so
 
 
 def test_rows_carry_kind_and_fingerprint_and_clear_removes_them(workspace: Workspace) -> None:

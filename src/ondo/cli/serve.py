@@ -42,6 +42,8 @@ def serve(
     redact_regex: list[str] | None = typer.Option(None, "--redact-regex", help="Redact matches of this regex (repeatable)."),
     no_trace_bodies: bool = typer.Option(False, "--no-trace-bodies", help="Do not store request/response bodies on spans."),
     alias_ttl: float | None = typer.Option(None, "--alias-ttl", help="Seconds an alias lookup may be reused (default 0: every request)."),
+    cache: bool = typer.Option(False, "--cache", help="Answer identical reproducible requests (temperature 0 "
+                               "or a seed) from the request cache in the store."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request (slower)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
@@ -64,6 +66,8 @@ def serve(
         update["trace_bodies"] = False
     if alias_ttl is not None:
         update["alias_ttl_s"] = alias_ttl
+    if cache:
+        update["cache"] = True
     keys_required = require_keys or cfg.require_keys or not is_loopback(host)
     update["require_keys"] = keys_required
     cfg = GatewayConfig.parse({**cfg.model_dump(), **update})  # validates the flags too
@@ -104,4 +108,4 @@ def ui(
 
         threading.Timer(1.5, webbrowser.open, args=(url,)).start()
     serve(host=host, port=port, workers=1, config=None, require_keys=False, redact=None, redact_regex=None,
-          no_trace_bodies=False, alias_ttl=None, access_log=False, log_level="warning")
+          no_trace_bodies=False, alias_ttl=None, cache=False, access_log=False, log_level="warning")

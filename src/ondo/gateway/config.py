@@ -67,6 +67,9 @@ class GatewayConfig(BaseModel):
     passthrough: bool = True
     #: fall back to the next choice also on upstream 4xx answers (off: a bad request fails at once)
     fallback_on_client_errors: bool = False
+    #: answer identical reproducible requests (temperature 0, or a seed) from ondo.llm's request cache
+    #: in the store; a hit costs nothing and its span says ``ondo.cache_hit``
+    cache: bool = False
 
     @field_validator("routes")
     @classmethod

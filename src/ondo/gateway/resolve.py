@@ -241,6 +241,10 @@ class Resolver:
         opts = self._http_opts(target)
         model = load_model(target.source, **opts) if target.raw else load_model_from_source(target.source, **opts)
         _register_secrets(model)
+        if self.config.cache:
+            from ondo.llm.cache import CachedModel
+
+            model = CachedModel(model, self.ws, flush_every=1)
         return model
 
     def _http_opts(self, target: Target) -> dict[str, Any]:

@@ -89,6 +89,7 @@ class _Call:
     trace_id: str = ""
     parent_id: str | None = None
     upstream_model: str | None = None  # the provider's own model id (what the price table knows)
+    cached: bool = False  # answered from the request cache (no provider call: costs nothing)
 
 
 _FALLBACK_STATUSES = frozenset({408, 409, 425, 429})
@@ -166,6 +167,7 @@ class Gateway:
             call.upstream_model = _str(out.get("model")) or call.upstream_model
         else:
             call.upstream_model = _str(resp.model) or call.upstream_model
+            call.cached = bool(getattr(resp, "cached", False))
             raw = resp.raw
             if isinstance(raw, dict) and raw.get("object") == "chat.completion" and raw.get("choices"):
                 out = dict(raw)
@@ -215,6 +217,7 @@ class Gateway:
             call.upstream_model = _str(out.get("model")) or call.upstream_model
         else:
             call.upstream_model = _str(resp.model) or call.upstream_model
+            call.cached = bool(getattr(resp, "cached", False))
             out = resp.to_openai_completion(model=served)
             usage, text = resp.usage, resp.text
         out["model"] = served
@@ -248,6 +251,7 @@ class Gateway:
             resp["model"] = served
             usage = Usage.from_openai(resp.get("usage"))
             return self._finish(call, resp, usage, output={"vectors": len(resp.get("data") or [])})
+        call.cached = bool(getattr(resp, "cached", False))
         data = []
         for i, vec in enumerate(resp.vectors):
             emb: Any = vec
@@ -378,7 +382,10 @@ class Gateway:
 
     def _headers(self, call: _Call, trace_id: str) -> dict[str, str]:
         served = call.target.served_as if call.target else call.requested
-        return {"x-ondo-model-version": served, "x-ondo-trace-id": trace_id}
+        headers = {"x-ondo-model-version": served, "x-ondo-trace-id": trace_id}
+        if call.cached:
+            headers["x-ondo-cache"] = "hit"
+        return headers
 
     def _finish(self, call: _Call, out: dict[str, Any], usage: Any, output: Any) -> Answer:
         cost = self._cost(call, usage)
@@ -389,6 +396,8 @@ class Gateway:
         target = call.target
         if target is None or usage is None:
             return None
+        if call.cached:
+            return 0.0  # the request cache answered: no provider call was made
         model_id = call.upstream_model
         if not model_id:
             model_id = target.source.get("model") if isinstance(target.source, dict) else target.model
@@ -455,6 +464,8 @@ class Gateway:
             attrs["ondo.key.name"] = key.name
         if error_type:
             attrs["error.type"] = error_type
+        if call.cached:
+            attrs["ondo.cache_hit"] = True
         if error is None and cost is None:
             attrs["ondo.cost_unknown"] = True  # no price for the model: cost_usd stays empty, not 0
         if usage is not None and getattr(usage, "compute_seconds", None) is not None:
@@ -530,6 +541,8 @@ class Gateway:
         try:
             chunk = first
             while chunk is not None:
+                if chunk.cached:
+                    call.cached = True
                 if chunk.delta:
                     if call.ttft_s is None:
                         call.ttft_s = time.perf_counter() - call.perf0

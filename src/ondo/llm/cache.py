@@ -161,8 +161,9 @@ class CachedModel(DelegatingModel):
         if key in found:
             self.stats.hits += 1
             resp = ChatResponse.model_validate_json(found[key])
-            yield ChatChunk(delta=resp.text, model=resp.model)
-            yield ChatChunk(finish_reason=resp.finish_reason or "stop", usage=resp.usage, model=resp.model)
+            yield ChatChunk(delta=resp.text, model=resp.model, cached=True)
+            yield ChatChunk(finish_reason=resp.finish_reason or "stop", usage=resp.usage, model=resp.model,
+                            cached=True)
             return
         parts: list[str] = []
         last: ChatChunk | None = None
@@ -175,7 +176,8 @@ class CachedModel(DelegatingModel):
             self.stats.misses += 1
             resp = ChatResponse(text="".join(parts), finish_reason=last.finish_reason, usage=last.usage or Usage(),
                                 model=last.model)
-            await asyncio.to_thread(self._store, "chat", [(key, body, resp.model_dump_json(exclude={"raw"}))])
+            await asyncio.to_thread(self._store, "chat", [(key, body, resp.model_dump_json(
+                exclude={"raw", "cached", "latency_s"}))])
 
     # ---- loglikelihood / embeddings ---------------------------------------------------------------
 
@@ -208,7 +210,8 @@ class CachedModel(DelegatingModel):
         if key in found:
             self.stats.hits += 1
             data = json.loads(found[key])
-            return EmbeddingResponse(vectors=data["vectors"], usage=Usage.from_dict(data["usage"]), model=data["model"])
+            return EmbeddingResponse(vectors=data["vectors"], usage=Usage.from_dict(data["usage"]), model=data["model"],
+                                     cached=True)
         resp = await self.inner.embed(texts)
         self.stats.misses += 1
         payload = json.dumps({"vectors": resp.vectors, "usage": resp.usage.to_dict(), "model": resp.model})

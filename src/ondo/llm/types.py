@@ -377,6 +377,8 @@ class ChatChunk(BaseModel):
     usage: Usage | None = None
     model: str = ""
     raw: dict[str, Any] | None = None
+    #: true when the request cache replays a stored answer
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +414,8 @@ class EmbeddingResponse:
     vectors: list[list[float]]
     usage: Usage = field(default_factory=Usage)
     model: str = ""
+    #: true when the request cache answered
+    cached: bool = False
 
 
 def move_trailing_spaces(context: str, continuation: str) -> tuple[str, str]:
