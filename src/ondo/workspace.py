@@ -37,6 +37,16 @@ class Workspace:
             migrate.upgrade(self.engine)
         except (DatabaseError, OperationalError) as exc:
             raise StoreError(_describe_open_error(settings, exc)) from exc
+        except migrate.UnknownSchema as exc:
+            where = (
+                settings.store_url.removeprefix("sqlite:///")
+                if settings.is_sqlite
+                else engines.redact(settings.store_url)
+            )
+            raise StoreError(
+                f"the store at {where} has schema revisions this ondo does not know ({exc}); "
+                "it was written by a newer ondo: upgrade ondo, or set ONDO_HOME / ONDO_STORE_URL to another store"
+            ) from exc
         try:
             self.blobs = BlobStore(settings.artifacts_url)
         except (ImportError, ValueError) as exc:

@@ -122,3 +122,25 @@ def test_a_store_that_refuses_writes_is_a_store_error_and_writes_nothing(tmp_pat
     assert {r.id for r in ondo.Client(workspace=ws).search_runs(experiment="ro")} == {run.id, silent.id}
     assert ondo.Client(workspace=ws).get_run(silent.id).status == "running"
     ws.close()
+
+
+def test_a_store_from_a_newer_ondo_is_named_not_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    settings = Settings(home=home, store_url=f"sqlite:///{home / 'ondo.db'}", artifacts_url=str(home / "b"))
+    Workspace(settings).close()
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('tracking_0099')")
+    engine.dispose()
+    with pytest.raises(StoreError, match="newer ondo") as err:
+        Workspace(settings)
+    assert "tracking_0099" in str(err.value) and str(home / "ondo.db") in str(err.value)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ondo.cli.main", "runs", "list"],
+        env={**os.environ, "ONDO_HOME": str(home), "ONDO_STORE_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "newer ondo" in proc.stderr

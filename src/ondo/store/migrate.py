@@ -8,9 +8,19 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
 _HERE = Path(__file__).parent / "migrations"
+
+
+class UnknownSchema(Exception):
+    """The store records schema revisions this ondo does not have (written by a newer ondo)."""
+
+    def __init__(self, revisions: set[str]) -> None:
+        self.revisions = revisions
+        super().__init__(", ".join(sorted(revisions)))
 
 
 def alembic_config() -> Config:
@@ -38,7 +48,17 @@ def applied_revisions(engine: Engine) -> set[str]:
     if not current:
         return set()
     script = ScriptDirectory.from_config(alembic_config())
+    unknown = {rev for rev in current if _lookup(script, rev) is None}
+    if unknown:
+        raise UnknownSchema(unknown)
     return {r.revision for r in script.iterate_revisions(tuple(current), "base") if r is not None}
+
+
+def _lookup(script: ScriptDirectory, revision: str) -> object | None:
+    try:
+        return script.get_revision(revision)
+    except (RevisionError, CommandError):
+        return None
 
 
 def is_current(engine: Engine) -> bool:
