@@ -16,6 +16,8 @@ def test_dashboard_queries_exported_metrics() -> None:
     metrics.observe(model="assistant", version=2, alias="production", endpoint="/v1/chat/completions", status=200,
                     duration_s=0.1, ttft_s=0.01, input_tokens=3, output_tokens=4, cost_usd=0.001,
                     error_type="api_error", fallback=True)
+    metrics.observe(model="house", version=1, alias="production", endpoint="/v1/chat/completions", status=200,
+                    duration_s=0.1, unpriced=True)
     text, _ = metrics.render()
     exported = set(re.findall(r"^(ondo_gateway_\w+?)(?:\{| )", text.decode(), re.M))
     labels = dict(re.findall(r"^(ondo_gateway_\w+?)\{([^}]*)\}", text.decode(), re.M))
@@ -26,7 +28,7 @@ def test_dashboard_queries_exported_metrics() -> None:
     assert used <= exported, used - exported
     assert {"ondo_gateway_requests_total", "ondo_gateway_errors_total", "ondo_gateway_cost_usd_total",
             "ondo_gateway_tokens_total", "ondo_gateway_request_duration_seconds_bucket",
-            "ondo_gateway_time_to_first_token_seconds_bucket"} <= used
+            "ondo_gateway_time_to_first_token_seconds_bucket", "ondo_gateway_unpriced_requests_total"} <= used
     for e in exprs:  # every label a panel groups by is one the metrics carry
         for group in re.findall(r"by \(([^)]*)\)", e):
             for label in (g.strip() for g in group.split(",")):
