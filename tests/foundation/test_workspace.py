@@ -114,7 +114,7 @@ def test_a_store_that_refuses_writes_is_a_store_error_and_writes_nothing(tmp_pat
     with pytest.raises(StoreError, match=r"cannot write to the store at .*ondo\.db.*readonly") as err:
         ondo.Client(workspace=ws).log_params(run.id, {"batch": 8})
     assert "\n" not in str(err.value)
-    with pytest.raises(StoreError):
+    with pytest.raises(ondo.StoreError):  # exported with the other user-facing errors
         ondo.start_run(experiment="ro-2", workspace=ws)
     info = ondo.Client(workspace=ws).get_run(run.id)
     assert info.params == {"lr": "0.1"} and info.status == "finished"
