@@ -348,3 +348,22 @@ def test_bodies_are_not_stored_when_turned_off(workspace: Workspace, assistant: 
     assert app.state.gateway.tracer.flush(30)
     [span] = list_spans(workspace, bodies=True)
     assert span.input is None and span.output is None and span.input_tokens == 10
+
+
+def test_prompt_version_header_is_recorded_on_the_span(workspace: Workspace, assistant: FakeBackend) -> None:
+    app = create_app(workspace)
+
+    async def go() -> list[Any]:
+        async with asgi_client(app) as c:
+            return [await c.post("/v1/chat/completions", json=chat_body(),
+                                 headers={"x-ondo-prompt-version": "summarize/3"}),
+                    await c.post("/v1/chat/completions", json=chat_body(),
+                                 headers={"x-ondo-prompt-version": "bad name!"})]
+
+    good, bad = run(go)
+    assert good.status_code == 200
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "x-ondo-prompt-version"
+    _flush(app)
+    spans = {s.status: s for s in list_spans(workspace)}
+    assert spans["ok"].prompt_version == "summarize/3" and spans["ok"].served_by == "assistant/1"
+    assert spans["error"].prompt_version is None

@@ -52,10 +52,13 @@ except ImportError:  # pragma: no cover
 
 @dataclass
 class Caller:
-    """Who is calling: the API key (when one was given) and a W3C traceparent to join."""
+    """Who is calling: the API key (when one was given), a W3C traceparent to join, and the
+    registered prompt version the messages were rendered from (``x-ondo-prompt-version``), which
+    the span records so a trace links to the prompt version as well as the model version."""
 
     key: ApiKey | None = None
     traceparent: str | None = None
+    prompt_version: str | None = None
 
 
 @dataclass
@@ -330,6 +333,12 @@ class Gateway:
         call = _Call(operation, endpoint, model if isinstance(model, str) else "", body, caller)
         trace_id, call.parent_id = _parse_traceparent(caller.traceparent)
         call.trace_id = trace_id or new_trace_id()
+        if caller.prompt_version is not None:
+            try:
+                _check_prompt_version(caller.prompt_version)
+            except GatewayError as exc:
+                caller.prompt_version = None
+                raise self._fail(call, exc) from None
         if not isinstance(model, str) or not model.strip():
             raise self._fail(call, bad_request(
                 "'model' is required: a registry model (name@alias, name/3) or a provider model "
@@ -485,6 +494,7 @@ class Gateway:
             model=target.model if target else (call.requested[:255] or None),
             model_version=version,
             model_alias=alias,
+            prompt_version=call.caller.prompt_version,
             provider=call.provider,
             input_tokens=in_tok,
             output_tokens=out_tok,
@@ -655,6 +665,19 @@ def _upstream_message(raw: bytes) -> str:
     except ValueError:
         text = raw[:500].decode("utf-8", "replace")
     return scrub(text)[:500]
+
+
+def _check_prompt_version(value: str) -> None:
+    """``x-ondo-prompt-version`` must name a prompt version the way users type it (summarize/3)."""
+    from ondo.errors import InvalidInput
+    from ondo.ids import parse_ref
+
+    try:
+        if len(value) > 255:
+            raise InvalidInput("longer than 255 characters")
+        parse_ref(value)
+    except InvalidInput as exc:
+        raise bad_request(f"header x-ondo-prompt-version: {exc.message}", param="x-ondo-prompt-version") from None
 
 
 def _check_messages(body: dict[str, Any]) -> None:

@@ -202,7 +202,8 @@ async def _serve(gateway: Gateway, request: Request, handler: Any) -> Response:
             raise bad_request("the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
-        result = await handler(body, Caller(key=key, traceparent=request.headers.get("traceparent")))
+        result = await handler(body, Caller(key=key, traceparent=request.headers.get("traceparent"),
+                                            prompt_version=request.headers.get("x-ondo-prompt-version")))
     except GatewayError as exc:
         return _error(exc)
     except Exception as exc:
