@@ -104,6 +104,11 @@ def test_chat_prompts_render_messages(workspace: Workspace) -> None:
     assert info.value.missing == ["lang", "text"]
     text = ondo.prompts.register("text", template="Hi {{ name }}")
     assert text.render_messages(name="A") == [{"role": "user", "content": "Hi A"}]
+    assert ondo.prompts.register("chat", messages=msgs, model="gpt-4o-mini", params={"max_tokens": 64}) == p
+    for kwargs in ({}, {"template": "x", "messages": msgs}, {"messages": "not a list"}):
+        with pytest.raises(InvalidInput, match="messages"):
+            ondo.prompts.register("chat", **kwargs)  # type: ignore[arg-type]
+    assert [v.version for v in ondo.prompts.list("chat")] == [1]
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,9 @@ def test_promotion_passes_when_linked_runs_meet_every_requirement(models: list) 
     ]
     assert ondo.models.get("summarizer@production").version == 4
     assert ondo.models.history("summarizer", alias="production")[-1].details == ev.details
+    one = ondo.models.promote("summarizer/4", alias="staging", require="mmlu.acc>=0.45")  # one requirement alone
+    assert one.details is not None and one.details["require"] == ["mmlu.acc>=0.45"]
+    assert [c.passed for c in ondo.models.check("summarizer/4", "mt_bench.score>=7")] == [False]
 
 
 def test_failing_and_missing_requirements_are_each_listed(models: list) -> None:

@@ -204,7 +204,7 @@ def test_source_run_and_datasets_are_recorded(workspace: Workspace, tmp_path: Pa
     with ondo.start_run(experiment="train") as run:
         run.record_input("dataset", "qa-train/4", digest="sha256:" + "d" * 64)
         inside = ondo.models.register("summarizer", source=weights, datasets=["qa-train@prod", "glossary/2"])
-    assert inside.run_id == run.id
+    assert inside.run_id == inside.source_run == run.id
     assert inside.datasets == [{"ref": "glossary/2", "digest": None}, {"ref": "qa-train/4", "digest": None}]
     with workspace.read() as conn:
         edges = conn.execute(sa.select(run_inputs.c.ref, run_inputs.c.role).where(
@@ -233,7 +233,7 @@ def test_registered_dataset_versions_are_pinned_with_their_digest(workspace: Wor
     with pytest.raises(InvalidInput, match="has digest"):
         ondo.models.register("summarizer", source=weights, datasets=[{"ref": "qa-train/1", "digest": "sha256:0000"}])
     assert len(ondo.models.list("summarizer")) == 2
-    lin = ondo.models.lineage("summarizer/1").to_dict()
+    lin = ondo.lineage("summarizer/1").to_dict()
     assert lin["datasets"] == [{"ref": "qa-train/1", "digest": ds.digest, "via": ["declared"]}]
 
 

@@ -61,8 +61,9 @@ def _ws(workspace: Workspace | None) -> Workspace:
 
 def register(
     name: str,
-    template: str | Sequence[Mapping[str, str]],
+    template: str | Sequence[Mapping[str, str]] | None = None,
     *,
+    messages: Sequence[Mapping[str, str]] | None = None,
     model: Any = None,
     params: Mapping[str, Any] | None = None,
     variables: Sequence[str] | None = None,
@@ -73,10 +74,21 @@ def register(
     """Register a version of prompt ``name``; identical content returns the existing version.
 
     ``template`` is Jinja2 text, or a list of ``{"role", "content"}`` messages (each content a
-    template). ``variables`` declares the inputs (default: the ones the template reads).
+    template; ``messages=`` says the same for a chat prompt). ``variables`` declares the inputs
+    (default: the ones the template reads).
     """
+    from ondo.errors import InvalidInput
+
+    if (template is None) == (messages is None):
+        raise InvalidInput(
+            f"prompt {name}: give exactly one of template= (text) or messages= (a chat prompt)", field="template"
+        )
+    body = template if template is not None else messages
+    assert body is not None
+    if messages is not None and isinstance(messages, str):
+        raise InvalidInput(f"prompt {name}: messages= is a list of {{role, content}}, not text", field="messages")
     return _v.register(
-        _ws(workspace), name, template, model=model, params=params, variables=variables, tags=tags, description=description
+        _ws(workspace), name, body, model=model, params=params, variables=variables, tags=tags, description=description
     )
 
 

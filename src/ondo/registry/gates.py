@@ -163,11 +163,20 @@ def _version(ws: Workspace, ref: str, kind: str) -> Any:
     raise InvalidInput(f"gates apply to 'model' or 'prompt' versions, not {kind!r}")
 
 
+def requirements(require: str | Requirement | Sequence[str | Requirement] | None) -> list[Requirement]:
+    """Parse requirements; one requirement alone (``require="mmlu.acc>=0.45"``) counts as a list of one."""
+    if require is None:
+        return []
+    if isinstance(require, str | Requirement):
+        require = [require]
+    return [r if isinstance(r, Requirement) else parse_requirement(r) for r in require]
+
+
 def check(
-    ws: Workspace, ref: str, require: Sequence[str | Requirement], *, kind: str = models.KIND
+    ws: Workspace, ref: str, require: str | Requirement | Sequence[str | Requirement], *, kind: str = models.KIND
 ) -> list[GateCheck]:
     """Evaluate each requirement against the runs linked to version ``ref`` (any identifier)."""
-    reqs = [r if isinstance(r, Requirement) else parse_requirement(r) for r in require]
+    reqs = requirements(require)
     mv = _version(ws, ref, kind)
     values = linked_metrics(ws, mv, sorted({r.metric for r in reqs}), kind)
     checks = []
@@ -184,7 +193,7 @@ def promote(
     ws: Workspace,
     ref: str,
     alias: str,
-    require: Sequence[str | Requirement] = (),
+    require: str | Requirement | Sequence[str | Requirement] | None = (),
     *,
     force: bool = False,
     reason: str | None = None,
@@ -198,7 +207,7 @@ def promote(
     if force and not (reason and reason.strip()):
         raise InvalidInput("--force needs --reason: say why the gate is overridden (it is recorded)", field="reason")
     parse_ref(ref)
-    reqs = [r if isinstance(r, Requirement) else parse_requirement(r) for r in require]
+    reqs = requirements(require)
     mv = _version(ws, ref, kind)
     checks = check(ws, mv.ref, reqs, kind=kind)
     failures = [c.message for c in checks if not c.passed]

@@ -60,6 +60,11 @@ class ModelVersion:
         return f"{self.name}/{self.version}"
 
     @property
+    def source_run(self) -> str | None:
+        """The id of the run that produced this version (``run_id``), if any."""
+        return self.run_id
+
+    @property
     def is_api(self) -> bool:
         return self.kind == "api"
 
