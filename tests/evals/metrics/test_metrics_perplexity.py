@@ -197,3 +197,58 @@ def test_strided_perplexity_of_a_text_encodes_it_first(tiny_lm):
     assert by_text == by_ids and by_text.windows == 3
     with pytest.raises(UnsupportedOperation, match="token_logprobs"):
         metrics.strided_perplexity(object(), [1, 2, 3], max_length=4, stride=2)  # type: ignore[arg-type]
+
+
+class _CharTok:
+    bos_token_id, eos_token_id = 1, 2
+
+    def encode(self, text, add_special_tokens=False):
+        return [3 + (ord(c) % 60) for c in text]
+
+
+class _LocalEngine:
+    """The shape of ondo.llm's transformers engine: weights, tokenizer, context length, batched scoring."""
+
+    def __init__(self, lm, max_length):
+        self.hf_model, self.tokenizer, self.max_length = lm, _CharTok(), max_length
+        self.scored: list[str] = []
+
+    def encode(self, texts):
+        return [self.tokenizer.encode(t) for t in texts]
+
+    async def loglikelihood(self, requests):
+        from ondo.llm.types import LoglikelihoodResult
+
+        exact = metrics.TransformersScorer(self.hf_model, self.tokenizer, self.max_length)
+        self.scored.extend(r.continuation for r in requests)
+        return [LoglikelihoodResult(exact.loglikelihood_rolling([r.continuation])[0], is_greedy=False)
+                for r in requests]
+
+
+class _Routed:  # local:smollm2 routes scoring to .scorer; the request cache wraps models as .inner
+    capabilities = frozenset({"loglikelihood"})
+
+    def __init__(self, engine):
+        self.inner = type("Routed", (), {"scorer": engine})()
+        self.engine = engine
+
+    async def loglikelihood(self, requests):
+        return await self.engine.loglikelihood(requests)
+
+
+def test_ondo_llm_models_with_local_weights_get_strided_and_exact_rolling_perplexity(tiny_lm):
+    engine = _LocalEngine(tiny_lm, max_length=16)
+    model = _Routed(engine)
+    ids = _CharTok().encode("strided windows through an ondo model")
+    ours = metrics.strided_perplexity(model, ids, max_length=16, stride=6)
+    assert ours.perplexity == pytest.approx(_guide_loop(tiny_lm, ids, 16, 6), rel=1e-5)
+    assert metrics.strided_perplexity(model, "strided windows through an ondo model", max_length=16,
+                                      stride=6) == ours
+    # rolling: a text that fits the context is one provider request; a longer one is cut into lm-eval's windows
+    texts = ["short text", "a text that is much longer than sixteen tokens of context"]
+    res = metrics.rolling_perplexity(model, texts)
+    assert engine.scored == ["short text"]
+    exact = metrics.TransformersScorer(tiny_lm, _CharTok(), max_length=16).loglikelihood_rolling(texts)
+    assert res.items == pytest.approx(exact, rel=1e-6)
+    with pytest.raises(UnsupportedOperation, match="needs the weights"):
+        metrics.strided_perplexity(_Routed(object()), ids, max_length=16, stride=6)

@@ -10,6 +10,7 @@
     metrics.squad(predictions, answers)              # exact match / token F1 (variant="korquad")
     metrics.rolling_perplexity(model, texts)         # lm-eval word/byte perplexity, bits per byte
     metrics.strided_perplexity(model, ids, max_length=..., stride=...)  # transformers guide
+                                                     # (model: a TokenScorer or load_model("local:smollm2"))
 
 References are one string (or one list of strings) per prediction. Every result records
 the tokenizer it used.
@@ -29,6 +30,7 @@ from ondo.evals.metrics.perplexity import (
     rolling_perplexity_from_loglikelihoods,
     rolling_windows,
     strided_perplexity,
+    token_scorer,
 )
 from ondo.evals.metrics.results import (
     AggregateScore,
@@ -73,4 +75,5 @@ __all__ = [
     "squad",
     "strided_perplexity",
     "token_f1",
+    "token_scorer",
 ]

@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ondo.errors import InvalidInput, UnsupportedOperation
 
@@ -166,15 +166,15 @@ def rolling_windows(
         yield ctx[: len(ctx) - (len(cont) - 1)], cont
 
 
-def strided_perplexity(model: TokenScorer, token_ids: Sequence[int] | str, *, max_length: int,
+def strided_perplexity(model: TokenScorer | Any, token_ids: Sequence[int] | str, *, max_length: int,
                        stride: int) -> StridedPerplexity:
     """Sliding-window perplexity of one token sequence, as the transformers perplexity guide computes it.
 
-    ``token_ids`` may be a text when the model can ``encode`` it (the guide joins a corpus with
-    ``"\n\n"`` and encodes it once).
+    ``model`` is a :class:`TokenScorer` or an ``ondo.llm`` model with local weights
+    (``load_model("local:smollm2")``, see :func:`token_scorer`). ``token_ids`` may be a text when the
+    model can ``encode`` it (the guide joins a corpus with ``"\n\n"`` and encodes it once).
     """
-    if not hasattr(model, "token_logprobs"):
-        raise UnsupportedOperation(f"{type(model).__name__} has no token_logprobs(ids): cannot compute perplexity")
+    model = token_scorer(model)
     if max_length < 2 or stride < 1 or stride > max_length:
         raise InvalidInput("need max_length >= 2 and 1 <= stride <= max_length")
     if isinstance(token_ids, str):
@@ -212,6 +212,33 @@ def strided_perplexity(model: TokenScorer, token_ids: Sequence[int] | str, *, ma
         perplexity=math.exp(nll_sum / n_tokens), nll_sum=nll_sum, n_tokens=n_tokens, max_length=max_length,
         stride=stride, windows=windows,
     )
+
+
+def _transformers_engine(model: Any) -> Any | None:
+    """The local transformers engine inside an ``ondo.llm`` model (through the request cache's
+    ``inner`` and ``local:``'s routed ``scorer``), or None."""
+    seen: set[int] = set()
+    while model is not None and id(model) not in seen:
+        seen.add(id(model))
+        if hasattr(model, "hf_model") and hasattr(model, "tokenizer"):
+            return model
+        model = getattr(model, "scorer", None) or getattr(model, "inner", None)
+    return None
+
+
+def token_scorer(model: Any) -> TokenScorer:
+    """``model`` as a :class:`TokenScorer`: itself when it has ``token_logprobs``, else the local
+    transformers engine of an ``ondo.llm`` model (``local:smollm2``, ``hf:PATH``) wrapped in
+    :class:`TransformersScorer`. Token-level scores need the weights, so API models are refused."""
+    if hasattr(model, "token_logprobs"):
+        return cast(TokenScorer, model)
+    engine = _transformers_engine(model)
+    if engine is None:
+        raise UnsupportedOperation(
+            f"{type(model).__name__} has no token_logprobs(ids): cannot compute perplexity; strided perplexity "
+            "needs the weights: a local transformers model (local:smollm2, hf:PATH) or metrics.TransformersScorer"
+        )
+    return TransformersScorer(engine.hf_model, engine.tokenizer, int(engine.max_length))
 
 
 class TransformersScorer:
@@ -268,8 +295,9 @@ class LLMRollingScorer:
 
     Each text is one ``loglikelihood`` request with an empty context; the provider scores it
     after the prefix token (BOS, else EOS) exactly as lm-eval's first rolling window does. That
-    equals lm-eval's rolling log-likelihood for every text that fits the model's context window;
-    longer texts need a provider that implements ``loglikelihood_rolling`` itself.
+    equals lm-eval's rolling log-likelihood for every text that fits the model's context window.
+    Longer texts are cut into lm-eval's disjoint windows on the model's local transformers engine
+    (``local:``/``hf:`` models); an API model gets them as one request (its own truncation applies).
     """
 
     def __init__(self, model: Any) -> None:
@@ -280,6 +308,23 @@ class LLMRollingScorer:
 
         from ondo.llm.types import LoglikelihoodRequest
 
-        requests = [LoglikelihoodRequest(context="", continuation=t) for t in texts]
-        results = asyncio.run(self.model.loglikelihood(requests))
-        return [float(r.logprob) for r in results]
+        texts = list(texts)
+        engine = _transformers_engine(self.model)
+        long: set[int] = set()
+        if engine is not None:
+            max_len = int(engine.max_length)
+            long = {i for i, ids in enumerate(engine.encode(texts)) if len(ids) > max_len}
+        out: list[float] = [0.0] * len(texts)
+        short = [i for i in range(len(texts)) if i not in long]
+        if short:
+            requests = [LoglikelihoodRequest(context="", continuation=texts[i]) for i in short]
+            results = asyncio.run(self.model.loglikelihood(requests))
+            for i, r in zip(short, results, strict=True):
+                out[i] = float(r.logprob)
+        if long:
+            windows = token_scorer(engine)
+            assert isinstance(windows, TransformersScorer)
+            for i, ll in zip(sorted(long), windows.loglikelihood_rolling([texts[i] for i in sorted(long)]),
+                             strict=True):
+                out[i] = ll
+        return out
