@@ -34,7 +34,6 @@ _EXPORTS: dict[str, str] = {
     "models": "ondo.models",
     "sweep": "ondo.prompts.sweep:sweep",
     "lineage": "ondo.models:lineage",
-    "lineage": "ondo.models:lineage",
     "llm": "ondo.llm",
     "evals": "ondo.evals",
     "trace": "ondo.traces:trace",
