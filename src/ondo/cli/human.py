@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,11 @@ def _ws() -> Any:
 
 @queue_app.command("create")
 def queue_create(
-    name: str = typer.Argument(..., help="queue name"),
-    from_run: str | None = typer.Option(None, "--from-run", help="an MT-Bench run: its answers become items"),
-    from_traces: bool = typer.Option(False, "--from-traces", help="recorded LLM spans become rating items"),
-    from_file: Path | None = typer.Option(None, "--from-file", help="pairs in PandaLM's format (with their labels)"),
+    name: str | None = typer.Argument(None, help="queue name (default: run-<id>, traces-<time> or the file's name)"),
+    from_run: str | None = typer.Option(None, "--from-run", "--run", help="an MT-Bench run: its answers become items"),
+    from_traces: bool = typer.Option(False, "--from-traces", "--traces", help="recorded LLM spans become rating items"),
+    from_file: Path | None = typer.Option(None, "--from-file", "--file",
+                                          help="pairs in PandaLM's format (with their labels)"),
     kind: str | None = typer.Option(None, "--kind", help="pairwise or rating (default: from the source)"),
     rubric: str | None = typer.Option(None, "--rubric", help="what raters score against (rating queues)"),
     limit: int | None = typer.Option(None, "--limit", help="at most this many items"),
@@ -41,13 +44,17 @@ def queue_create(
     if sources != 1:
         raise InvalidInput("give exactly one of --from-run RUN, --from-traces, --from-file FILE")
     ws = _ws()
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit must be at least 1, got {limit}")
     if from_run is not None:
         q = human.queue_from_run(ws, from_run, name, kind=kind, rubric=rubric, limit=limit)
     elif from_traces:
+        name = name or time.strftime("traces-%Y%m%d-%H%M%S", time.gmtime())
         q = human.queue_from_traces(ws, name, limit=limit or 100, rubric=rubric, model=model)
     else:
         assert from_file is not None
         items = human.read_pandalm(from_file)
+        name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", from_file.stem).strip("-._") or "pairs"
         q = human.create_queue(ws, name, items[:limit] if limit else items, kind="pairwise",
                                source=f"file:{from_file.name}")
     if json_out:
@@ -71,12 +78,17 @@ def queue_list(json_out: bool = JsonOption) -> None:
 
 @queue_app.command("export")
 def queue_export(name: str = typer.Argument(...),
-                 out: Path | None = typer.Option(None, "--out", "-o", help="write JSONL here instead of stdout")) -> None:
+                 out: Path | None = typer.Option(None, "--out", "-o", help="write JSONL here instead of stdout"),
+                 json_out: bool = typer.Option(False, "--json", help="one JSON list instead of JSONL")) -> None:
     """Export every item with its votes as JSONL (one item a line, votes with their annotators)."""
     from ondo.evals import human
 
     rows = human.export(_ws(), name)
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if json_out and out is None:
+        print_json(rows)
+        return
+    text = (json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if json_out
+            else "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     if out is not None:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {len(rows)} items to {out}")

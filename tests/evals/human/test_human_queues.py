@@ -57,7 +57,14 @@ def test_blind_vote_through_the_api(workspace: Any) -> None:
     qs = client.get("/api/human/queues").json()
     assert [q["name"] for q in qs] == ["blind"]
     seen_swaps = set()
-    for annotator in ("alice", "bob", "carol", "dave"):
+    # item ids are random, so which side each annotator sees differs run to run: four named annotators,
+    # then more until both orders have occurred (P(32 alike) = 2**-31)
+    annotators = ["alice", "bob", "carol", "dave", *(f"rater{i}" for i in range(28))]
+    voters = []
+    for annotator in annotators:
+        if len(voters) >= 4 and len(seen_swaps) == 2:
+            break
+        voters.append(annotator)
         item = client.get("/api/human/queues/blind/next", params={"annotator": annotator}).json()
         assert "model-x" not in str(item) and "model-y" not in str(item)  # names hidden before the vote
         flip = swapped(item["item_id"], annotator)
@@ -71,15 +78,15 @@ def test_blind_vote_through_the_api(workspace: Any) -> None:
                                     else {"left": "model-x", "right": "model-y"})
         again = client.post(f"/api/human/items/{item['item_id']}/vote", json={"annotator": annotator, "side": "tie"})
         assert again.status_code == 409
-    assert len(seen_swaps) == 2  # both orders occur (fixed hash, four annotators)
+    assert len(seen_swaps) == 2  # both orders occur
     exported = client.get("/api/human/queues/blind/export").json()
     votes = [v for it in exported for v in it["votes"]]
-    assert sorted(v["annotator"] for v in votes) == ["alice", "bob", "carol", "dave"]
+    assert sorted(v["annotator"] for v in votes) == sorted(voters)
     # each human vote also became an arena battle judged by that person
     from ondo.evals.arena import list_battles
 
     battles = list_battles(workspace, source="human")
-    assert sorted(b.judge for b in battles) == ["alice", "bob", "carol", "dave"]
+    assert sorted(b.judge for b in battles) == sorted(voters)
     bad = client.post(f"/api/human/items/{exported[1]['item_id']}/vote", json={"annotator": "erin", "side": "up"})
     assert bad.status_code == 400 and "side" in bad.json()["error"]["message"]
     assert client.get("/api/human/queues/nope/next", params={"annotator": "a"}).status_code == 404
@@ -155,3 +162,28 @@ def test_queue_from_traces(workspace: Any) -> None:
     assert item is not None and item.prompt.startswith("question") and item.left.startswith("answer")
     res = human.cast_vote(workspace, item.item_id, "ann", rating=8)
     assert res.left_model == "assistant/2"
+
+
+def test_cli_queue_from_run_default_name_and_export_json(workspace: Any, shared_data: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ondo.cli.main import app
+    from ondo.evals.judge import evaluate_mt_bench
+
+    run = evaluate_mt_bench("gpt-4", Fixed("[[C]]", "tie-judge"), mode="pairwise", baseline="llama-13b",
+                            suite="en", limit=1, data_dir=str(shared_data), workspace=workspace)
+    runner = CliRunner()
+    res = runner.invoke(app, ["human", "queue", "create", "--from-run", run.run_id, "--json"])
+    assert res.exit_code == 0, res.output
+    q = json.loads(res.output)
+    assert q["name"] == f"run-{run.run_id[:8]}" and q["items"] == 2 and q["kind"] == "pairwise"
+    res = runner.invoke(app, ["human", "queue", "export", q["name"], "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["position"] for r in rows] == [0, 1] and {r["model_a"] for r in rows} == {"gpt-4"}
+    jsonl = runner.invoke(app, ["human", "queue", "export", q["name"]])
+    assert [json.loads(line) for line in jsonl.output.splitlines()] == rows
+    bad = runner.invoke(app, ["human", "queue", "create", "x", "--from-run", run.run_id, "--limit", "0"])
+    assert bad.exit_code != 0 and "--limit" in bad.output and "Traceback" not in bad.output

@@ -125,7 +125,8 @@ def agreement_report(items: Sequence[Mapping[str, str]], judge: str | None = Non
         both = [v for v in items if h1 in v and h2 in v]
         if both:
             cohen[f"{h1}|{h2}"] = cohen_kappa([normalize(v[h1]) for v in both], [normalize(v[h2]) for v in both])
-    full = [[normalize(v[h]) for h in humans] for v in items if all(h in v for h in humans)]
+    full = ([[normalize(v[h]) for h in humans] for v in items if all(h in v for h in humans)]
+            if len(humans) >= 2 else [])
     report: dict[str, Any] = {
         "items": len(items),
         "annotators": humans,
