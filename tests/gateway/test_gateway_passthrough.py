@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
@@ -55,6 +57,13 @@ def test_resolver_registers_the_loaded_providers_credentials(workspace: Workspac
     monkeypatch.setenv("OPENAI_API_KEY", key)
     resolver = Resolver(workspace)
     target = resolver.resolve("http://127.0.0.1:9/v1#m")
-    model = resolver._load(target)
+
+    async def load() -> Any:
+        try:
+            return await resolver.provider(target)
+        finally:
+            await resolver.aclose()
+
+    model = asyncio.run(load())
     assert key in model.credentials()
     assert key not in scrub(f"upstream said: bad key {key}")
