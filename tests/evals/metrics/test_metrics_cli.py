@@ -142,3 +142,15 @@ def test_every_evaluation_is_a_run_unless_asked_not_to(tmp_path, workspace):
     assert info.experiment == "text-metrics" and info.metrics["text.bleu"] == pytest.approx(out["scores"]["bleu"])
     quiet = _invoke("--pred", str(pred), "--ref", str(ref), "--metric", "bleu", "--no-track", "--json")
     assert quiet.exit_code == 0 and json.loads(quiet.output)["run_id"] is None
+
+
+@pytest.mark.parametrize("tok", ["ko", "kiwi", "ko-kiwi"])
+def test_one_korean_tokenize_name_serves_bleu_and_rouge(tmp_path, korquad_rows, tok):
+    rows = korquad_rows[:8]
+    pred = _write_jsonl(tmp_path / "p.jsonl", [r["question"] for r in rows])
+    ref = _write_jsonl(tmp_path / "r.jsonl", [r["context"].split(". ")[0] for r in rows])
+    res = _invoke("--pred", str(pred), "--ref", str(ref), "--metric", "bleu", "--metric", "rouge", "--tokenize", tok,
+                  "--no-track", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["tokenizers"]["rouge"] == "ko" and out["tokenizers"]["bleu"].startswith("ko-kiwi-")

@@ -23,7 +23,7 @@ METRIC_NAMES = ("bleu", "chrf", "chrf++", "rouge", "squad", "exact_match", "f1")
 _ALIASES = {"chrfpp": "chrf++", "chrf_pp": "chrf++", "em": "exact_match", "token_f1": "f1", "sacrebleu": "bleu",
             "rouge-score": "rouge"}
 _BLEU_TOKENIZE_NAMES = {*BLEU_TOKENIZERS, "ko", "kiwi", "v13a"}
-_ROUGE_TOKENIZE_NAMES = {*ROUGE_TOKENIZERS, "ko-kiwi", "rouge", "ascii"}
+_ROUGE_TOKENIZE_NAMES = {*ROUGE_TOKENIZERS, "ko-kiwi", "kiwi", "rouge", "ascii"}
 
 
 @dataclass

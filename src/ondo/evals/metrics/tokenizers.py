@@ -260,7 +260,7 @@ _ROUGE_VALID_RE = re.compile(r"^[a-z0-9]+$")
 _HANGUL_RE = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff]")
 
 ROUGE_TOKENIZERS: tuple[str, ...] = ("default", "unicode", "ko")
-_ROUGE_ALIASES = {"rouge": "default", "ascii": "default", "rouge-score": "default", "ko-kiwi": "ko"}
+_ROUGE_ALIASES = {"rouge": "default", "ascii": "default", "rouge-score": "default", "ko-kiwi": "ko", "kiwi": "ko"}
 ROUGE_LANG_DEFAULTS = {"ko": "ko"}
 
 
