@@ -76,3 +76,22 @@ def test_human_listings_are_whole_in_a_pipe() -> None:
     assert "SmolLM2-135M-Instruct" in out and "…" not in out
     res = runner.invoke(app, ["runs", "list", "--page-size", "1", "--json"])
     assert res.exit_code == 0 and len(json.loads(res.output)) == 1
+
+
+def test_values_and_steps_the_store_cannot_hold_are_refused_when_logged(client: Client) -> None:
+    """A point that would fail its batch at write time would take the good points with it."""
+    with ondo.start_run(experiment="e") as run:
+        run.log_metric("good", 1.0, step=0)
+        with pytest.raises(ondo.InvalidInput, match=r"'huge'.*too large for a float"):
+            run.log_metric("huge", 10**400)
+        with pytest.raises(ondo.InvalidInput, match=r"'far'.*does not fit in 64 bits"):
+            run.log_metric("far", 1.0, step=2**63)
+        with pytest.raises(ondo.InvalidInput, match="too large"):
+            run.log_metrics({"also_good": 2.0, "huge": 10**400}, step=1)
+        with pytest.raises(ondo.InvalidInput, match="64 bits"):
+            run.log_metrics({"also_good": 2.0}, step=-(2**64))
+        run.log_metric("edge", 3, step=2**63 - 1)
+    info = client.get_run(run.id)
+    assert info.status == "finished"
+    assert info.metrics == {"edge": 3.0, "good": 1.0}
+    assert info.metric_steps["edge"] == 2**63 - 1

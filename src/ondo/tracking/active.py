@@ -62,6 +62,20 @@ def _metric_value(key: str, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise _not_a_number(key, value) from None
+    except OverflowError:
+        raise _too_large(key, value) from None
+
+
+def _too_large(key: str, value: Any) -> InvalidInput:
+    """An int past float range is refused when logged, not when its batch is written."""
+    text = repr(value)
+    return InvalidInput(
+        f"metric '{key}': value {text[:40]}{'...' if len(text) > 40 else ''} is too large for a float"
+    )
+
+
+# steps are stored as 64-bit integers; a larger one would fail the whole batch at write time
+MAX_STEP = 2**63 - 1
 
 
 def _check_metric_key(key: Any) -> str:
@@ -74,9 +88,12 @@ def _check_metric_key(key: Any) -> str:
 
 def _as_step(key: str, step: Any) -> int:
     try:
-        return operator.index(step)
+        s = operator.index(step)
     except TypeError:
         raise InvalidInput(f"metric '{key}': step {step!r} is not an integer") from None
+    if not -MAX_STEP <= s <= MAX_STEP:
+        raise InvalidInput(f"metric '{key}': step {s} does not fit in 64 bits")
+    return s
 
 
 def _apply_seed(seed: int) -> None:
@@ -131,10 +148,13 @@ class Run:
         if type(key) is not str or not key or len(key) > _runs.MAX_KEY:
             _check_metric_key(key)
         t = type(value)
-        v = value if t is float else float(value) if t is int else _metric_value(key, value)
+        try:
+            v = value if t is float else float(value) if t is int else _metric_value(key, value)
+        except OverflowError:
+            raise _too_large(key, value) from None
         if step is None:
             step = self._next_step.get(key, 0)
-        elif type(step) is not int:
+        elif type(step) is not int or not -MAX_STEP <= step <= MAX_STEP:
             step = _as_step(key, step)
         self._next_step[key] = step + 1
         if v - v == 0.0:  # finite
@@ -155,7 +175,7 @@ class Run:
         ts = timestamp or time.time()
         if not isinstance(values, Mapping):
             _runs.check_mapping(values, "metrics")
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or not -MAX_STEP <= step <= MAX_STEP):
             step = _as_step(next(iter(values), ""), step)
         rid, next_step, max_key = self.id, self._next_step, _runs.MAX_KEY
         points: list[Point] = []
@@ -165,7 +185,10 @@ class Run:
             if type(key) is not str or not key or len(key) > max_key:
                 _check_metric_key(key)
             t = type(value)
-            v = value if t is float else float(value) if t is int else _metric_value(key, value)
+            try:
+                v = value if t is float else float(value) if t is int else _metric_value(key, value)
+            except OverflowError:
+                raise _too_large(key, value) from None
             s = next_step.get(key, 0) if step is None else step
             if v - v == 0.0:
                 add((rid, key, s, v, ts, FLAG_FINITE))
