@@ -316,3 +316,18 @@ def test_cli_bench_skip_names_each_bad_row_with_file_and_line(
     assert "anatomy_test.csv:2" in out.output and "'Z'" in out.output
     stop = CliRunner().invoke(app, args)
     assert stop.exit_code == 1 and "anatomy_test.csv:2" in stop.output and "Traceback" not in stop.output
+
+
+@pytest.mark.parametrize(("limit", "shots"), [(-5, 0), (0, 0), (2.5, 0), (3, -1)])
+def test_nonsense_limit_or_fewshot_is_refused_before_any_work(shared_data: Path, limit: float, shots: int) -> None:
+    model = FakeScorer()
+    with pytest.raises(InvalidInput, match=r"limit|num_fewshot"):
+        evaluate(model, "arc_easy", limit=limit, num_fewshot=shots, data_dir=shared_data, progress=False,
+                 track=False)
+    assert model.calls == []
+
+
+def test_fractional_limit_takes_that_share_of_documents(shared_data: Path) -> None:
+    res = evaluate(FakeScorer(), "arc_easy", limit=0.001, num_fewshot=0, data_dir=shared_data, progress=False,
+                   track=False)
+    assert res.tasks["arc_easy"].n_items == 3  # ceil(2376 * 0.001), as lm-eval

@@ -234,6 +234,13 @@ def evaluate(
     """
     if on_bad_row not in ("skip", "stop"):
         raise InvalidInput(f"on_bad_row must be 'skip' or 'stop', got {on_bad_row!r}")
+    if limit is not None and not (limit > 0 and (limit < 1 or float(limit).is_integer())):
+        raise InvalidInput(
+            f"limit must be a whole number of documents (>= 1) or a fraction between 0 and 1, got {limit}",
+            field="limit",
+        )
+    if num_fewshot is not None and num_fewshot < 0:
+        raise InvalidInput(f"num_fewshot must be >= 0, got {num_fewshot}", field="num_fewshot")
     names = [n for n in (s.strip() for s in tasks.split(","))] if isinstance(tasks, str) else list(tasks)
     names = [n for n in names if n]
     if not names:
