@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import ondo
 from ondo.cli.main import app
 from ondo.workspace import Workspace
 
@@ -95,8 +96,6 @@ def test_user_errors_exit_1_with_a_message(workspace: Workspace, tmp_path: Path)
 
 
 def test_prompt_promote_through_a_gate(workspace: Workspace, tmp_path: Path) -> None:
-    import ondo
-
     (tmp_path / "p.j2").write_text("{{ q }}")
     ondo_cli("prompts", "register", "qa", tmp_path / "p.j2")
     code, out = ondo_cli("prompts", "promote", "qa/1", "--alias", "production", "--require", "exact_match>=0.5")
@@ -127,3 +126,6 @@ def test_register_inline_template_or_file_option(workspace: Workspace, tmp_path:
     assert code == 0 and json.loads(out)["version"] == 2
     code, out = ondo_cli("prompts", "register", "greet")
     assert code == 1 and "give the prompt once" in out
+    code, out = ondo_cli("prompts", "register", "greet", "--template", "Hey {{ name }}", "--alias", "v3")
+    assert code == 1 and "invalid alias 'v3'" in out
+    assert [v.version for v in ondo.prompts.list("greet")] == [1, 2]  # nothing registered

@@ -12,6 +12,7 @@ from ondo import prompts
 from ondo.cli.output import JsonOption, console, print_json, print_table
 from ondo.cli.registry_common import add_registry_commands, key_values, print_event, print_lineage
 from ondo.errors import InvalidInput
+from ondo.ids import check_alias
 from ondo.registry.times import iso
 
 app = typer.Typer(help="Prompt registry: versions, aliases, diff, history, rollback.", no_args_is_help=True)
@@ -38,6 +39,8 @@ def register_cmd(
     path = file or file_opt
     if (path is None) == (template is None):
         raise InvalidInput("give the prompt once: a FILE (or --file) or --template TEXT", field="template")
+    if alias is not None:
+        check_alias(alias)  # before registering: a bad --alias must leave nothing behind
     spec: dict[str, Any] = prompts.load_file(path) if path is not None else {"template": template}
     if model is not None:
         spec["model"] = model
