@@ -95,3 +95,30 @@ def test_values_and_steps_the_store_cannot_hold_are_refused_when_logged(client: 
     assert info.status == "finished"
     assert info.metrics == {"edge": 3.0, "good": 1.0}
     assert info.metric_steps["edge"] == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"name": "x" * 300}, "run name"),
+        ({"name": 5}, "run name"),
+        ({"name": "nul\x00inside"}, "run name"),
+        ({"seed": 2**70}, "64 bits"),
+    ],
+)
+def test_run_names_and_seeds_the_store_cannot_hold_are_refused(
+    client: Client, kwargs: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ondo.InvalidInput, match=says):
+        ondo.start_run(experiment="never-created", **kwargs)
+    assert client.list_experiments() == []
+
+
+def test_an_input_digest_must_be_short_text(client: Client) -> None:
+    with ondo.start_run(experiment="e") as run:
+        with pytest.raises(ondo.InvalidInput, match="input digest"):
+            run.record_input("dataset", "qa/1", digest="sha256:" + "0" * 200)
+        with pytest.raises(ondo.InvalidInput, match="input digest"):
+            run.record_input("dataset", "qa/1", digest=b"\x00" * 32)  # type: ignore[arg-type]
+        run.record_input("dataset", "qa/1", digest="sha256:" + "0" * 64)
+    assert [(i.ref, i.digest) for i in client.get_run(run.id).inputs] == [("qa/1", "sha256:" + "0" * 64)]

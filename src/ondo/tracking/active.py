@@ -286,6 +286,12 @@ def start_run(
             seed = operator.index(seed)
         except TypeError:
             raise InvalidInput(f"seed must be an integer, got {seed!r}") from None
+        if not -MAX_STEP <= seed <= MAX_STEP:
+            raise InvalidInput(f"seed {seed} does not fit in 64 bits")
+    if name is not None and (
+        not isinstance(name, str) or not name.strip() or len(name) > _runs.MAX_KEY or "\x00" in name
+    ):
+        raise InvalidInput(f"run name must be text of 1 to {_runs.MAX_KEY} characters, got {name!r:.80}")
     for key in _runs.check_mapping(params or {}, "params"):
         _runs.check_key(key, "param")
     for key in _runs.check_mapping(tags or {}, "tags"):

@@ -243,6 +243,10 @@ def record_input(
         )
     if role not in INPUT_ROLES:
         raise InvalidInput(f"input role must be 'input' or 'output', got {role!r}")
+    if digest is not None and (not isinstance(digest, str) or len(digest) > 71):
+        raise InvalidInput(
+            f"input digest must be text such as 'sha256:<64 hex>' (at most 71 characters), got {digest!r:.90}"
+        )
     ref_text = str(ref)
     if not ref_text or len(ref_text) > 512:
         raise InvalidInput(
