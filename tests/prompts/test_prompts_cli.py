@@ -44,7 +44,9 @@ def test_register_list_show_diff_alias_history_rollback(workspace: Workspace, tm
     code, out = ondo_cli("prompts", "list", "summarize", "--json")
     assert [v["version"] for v in json.loads(out)] == [1, 2]
     code, out = ondo_cli("prompts", "show", "summarize@production", "--json")
-    assert json.loads(out)["ref"] == "summarize/2"
+    assert json.loads(out)["ref"] == "summarize/2" and json.loads(out)["aliases"] == ["production"]
+    code, out = ondo_cli("prompts", "show", "summarize/1", "--json")
+    assert json.loads(out)["aliases"] == []
     code, out = ondo_cli("prompts", "show", "summarize/1")
     assert code == 0 and "Summarize:" in out and "gpt-4o-mini" in out
 

@@ -108,10 +108,11 @@ def show_cmd(ref: str = typer.Argument(..., help="summarize, summarize/2, summar
              json_out: bool = JsonOption) -> None:
     """Show one version: template (or messages), variables, model, params, tags."""
     p = prompts.get(ref, cache=False)
+    held = sorted(a for s in prompts.list() if s.name == p.name for a, n in s.aliases.items() if n == p.version)
     if json_out:
-        print_json(p.to_dict())
+        print_json({**p.to_dict(), "aliases": held})
         return
-    console.print(f"[bold]{p.ref}[/bold]  {p.digest}")
+    console.print(f"[bold]{p.ref}[/bold]  {p.digest}" + (f"  ({', '.join(held)})" if held else ""))
     console.print(f"model: {p.model or '-'}   params: {json.dumps(p.params)}   variables: {', '.join(p.variables) or '-'}")
     if p.tags:
         console.print("tags: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()))
