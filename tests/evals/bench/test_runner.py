@@ -331,3 +331,27 @@ def test_fractional_limit_takes_that_share_of_documents(shared_data: Path) -> No
     res = evaluate(FakeScorer(), "arc_easy", limit=0.001, num_fewshot=0, data_dir=shared_data, progress=False,
                    track=False)
     assert res.tasks["arc_easy"].n_items == 3  # ceil(2376 * 0.001), as lm-eval
+
+
+def test_bench_run_feeds_the_registry_promotion_gate(
+    shared_data: Path, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mmlu.acc>=X`` on a model version reads the MMLU group accuracy of the bench run that evaluated it."""
+    import ondo.llm.spec
+    from ondo import models
+    from ondo.errors import GateFailed
+
+    weights = tmp_path / "tiny.gguf"
+    weights.write_bytes(b"GGUF not really weights")
+    mv = models.register("assistant", weights)
+    monkeypatch.setattr(ondo.llm.spec, "load_model_from_source", lambda source, **_: FakeScorer())
+    res = evaluate(mv.ref, "mmlu", limit=2, num_fewshot=0, data_dir=shared_data, progress=False)
+    acc = res.groups["mmlu"].metrics["acc"]
+    assert 0 < acc < 1
+    checks = models.check(mv.ref, [f"mmlu.acc>={acc}", "mmlu_anatomy.acc_stderr>=0"])
+    assert [c.passed for c in checks] == [True, True] and checks[0].run_id == res.run_id
+    assert checks[0].value == pytest.approx(acc)
+    with pytest.raises(GateFailed, match=r"mmlu\.acc"):
+        models.promote(mv.ref, "production", [f"mmlu.acc>={acc + 0.01}"])
+    models.promote(mv.ref, "production", [f"mmlu.acc>={acc}"])
+    assert models.get("assistant@production").version == mv.version
