@@ -122,3 +122,16 @@ def test_an_input_digest_must_be_short_text(client: Client) -> None:
             run.record_input("dataset", "qa/1", digest=b"\x00" * 32)  # type: ignore[arg-type]
         run.record_input("dataset", "qa/1", digest="sha256:" + "0" * 64)
     assert [(i.ref, i.digest) for i in client.get_run(run.id).inputs] == [("qa/1", "sha256:" + "0" * 64)]
+
+
+def test_nul_characters_are_refused_on_every_store(client: Client) -> None:
+    """PostgreSQL text cannot hold NUL; SQLite could, so both refuse it up front."""
+    with ondo.start_run(experiment="e", params={"lr": 0.1}) as run:
+        with pytest.raises(ondo.InvalidInput, match="'prompt' contains a NUL"):
+            run.log_params({"ok": 1, "prompt": "a\x00b"})
+        with pytest.raises(ondo.InvalidInput, match="NUL"):
+            run.set_tags({"bad\x00key": "v"})
+        with pytest.raises(ondo.InvalidInput, match="NUL"):
+            run.set_note("x\x00y")
+    info = client.get_run(run.id)
+    assert info.params == {"lr": "0.1"} and info.tags == {} and info.note is None

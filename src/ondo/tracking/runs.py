@@ -97,9 +97,10 @@ class RunInfo:
 
 # -- values ---------------------------------------------------------------------------------------
 def check_key(key: Any, what: str) -> str:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or "\x00" in key:
         raise InvalidInput(
-            f"{what} key must be a non-empty string of at most {MAX_KEY} characters, got {key!r}"
+            f"{what} key must be a non-empty string of at most {MAX_KEY} characters "
+            f"(no NUL), got {key!r:.300}"
         )
     return key
 
@@ -111,13 +112,17 @@ def check_mapping(values: Any, what: str) -> Mapping[str, Any]:
     return values
 
 
-def param_text(value: Any) -> str:
+def param_text(value: Any, key: str = "") -> str:
     """How a param value is stored: ``str()`` for scalars (as MLflow), sorted JSON for containers."""
     if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-    return str(value)
+        text = value
+    elif isinstance(value, Mapping | list | tuple):
+        text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    else:
+        text = str(value)
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL; refuse it on every store alike
+        raise InvalidInput(f"value of {key!r} contains a NUL character: {text[:60]!r}")
+    return text
 
 
 # -- writes ---------------------------------------------------------------------------------------
@@ -158,11 +163,11 @@ def create_run(
             packages=env.packages,
         )
     param_rows = [
-        {"run_id": run_id, "key": check_key(k, "param"), "value": param_text(v)}
+        {"run_id": run_id, "key": check_key(k, "param"), "value": param_text(v, k)}
         for k, v in check_mapping(params or {}, "params").items()
     ]
     tag_rows = [
-        {"run_id": run_id, "key": check_key(k, "tag"), "value": param_text(v)}
+        {"run_id": run_id, "key": check_key(k, "tag"), "value": param_text(v, k)}
         for k, v in check_mapping(tags or {}, "tags").items()
     ]
 
@@ -190,7 +195,7 @@ def end_run(ws: Workspace, run_id: str, status: str = "finished") -> None:
 
 def log_params(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
     """Record params; re-logging the same value is fine, a different one raises Conflict (nothing written)."""
-    new = {check_key(k, "param"): param_text(v) for k, v in check_mapping(values, "params").items()}
+    new = {check_key(k, "param"): param_text(v, k) for k, v in check_mapping(values, "params").items()}
     if not new:
         return
 
@@ -216,7 +221,7 @@ def log_params(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
 
 def set_tags(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
     """Tags are mutable labels: setting one again replaces its value."""
-    new = {check_key(k, "tag"): param_text(v) for k, v in check_mapping(values, "tags").items()}
+    new = {check_key(k, "tag"): param_text(v, k) for k, v in check_mapping(values, "tags").items()}
     if not new:
         return
 
@@ -228,8 +233,8 @@ def set_tags(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
 
 
 def set_note(ws: Workspace, run_id: str, text: str | None) -> None:
-    if text is not None and not isinstance(text, str):
-        raise InvalidInput(f"a run note is text, got {type(text).__name__}")
+    if text is not None and (not isinstance(text, str) or "\x00" in text):
+        raise InvalidInput(f"a run note is text without NUL characters, got {type(text).__name__}")
     ws.write(lambda conn: conn.execute(runs.update().where(runs.c.id == run_id).values(note=text)))
 
 
