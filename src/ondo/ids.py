@@ -43,6 +43,8 @@ class Ref:
 
 
 def check_name(name: str, what: str = "name") -> str:
+    if not isinstance(name, str):
+        raise InvalidInput(f"invalid {what} {name!r}: a name is text such as 'summarizer'")
     if not _NAME_RE.match(name):
         raise InvalidInput(
             f"invalid {what} '{name}': use letters, digits, '.', '_' and '-', starting with a letter or digit"
@@ -51,6 +53,8 @@ def check_name(name: str, what: str = "name") -> str:
 
 
 def check_alias(alias: str) -> str:
+    if not isinstance(alias, str):
+        raise InvalidInput(f"invalid alias {alias!r}: an alias is text such as 'production'", field="alias")
     if not _ALIAS_RE.match(alias) or re.fullmatch(r"v\d+", alias) or alias == "latest":
         raise InvalidInput(
             f"invalid alias '{alias}': an alias starts with a letter, uses letters, digits, '.', '_', '-', "
@@ -59,11 +63,21 @@ def check_alias(alias: str) -> str:
     return alias
 
 
-def parse_ref(text: str) -> Ref:
+def parse_ref(text: object) -> Ref:
     """Parse ``name``, ``name/N``, ``name@alias``, ``name@vN``, ``name@latest`` or ``name@sha256:HEX``.
 
-    ``name@vN`` is the same as ``name/N``; ``name@latest`` is the same as the bare name.
+    ``name@vN`` is the same as ``name/N``; ``name@latest`` is the same as the bare name. A version
+    object (anything whose ``.ref`` is such text, e.g. a PromptVersion) stands for its identifier.
     """
+    if isinstance(text, Ref):
+        return text
+    if not isinstance(text, str):
+        ref = getattr(text, "ref", None)
+        if not isinstance(ref, str):
+            raise InvalidInput(
+                f"invalid identifier {text!r}: expected text such as name, name/N, name@alias or name@sha256:..."
+            )
+        text = ref
     raw = text.strip()
     if not raw:
         raise InvalidInput("empty identifier: expected name, name/N, name@alias or name@sha256:...")

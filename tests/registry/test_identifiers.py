@@ -55,3 +55,32 @@ def test_huge_or_bad_versions_are_errors_not_tracebacks(workspace: Workspace, tm
         with pytest.raises(InvalidInput, match="version"):
             ondo.prompts.set_alias("p", "prod", version=bad)  # type: ignore[arg-type]
     assert ondo.models.history("m") == [] and ondo.prompts.history("p") == []
+
+
+def test_wrong_types_are_input_errors_and_register_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"GGUF\x03\x00\x00\x00w")
+    v = ondo.models.register("m", source=weights)
+    p = ondo.prompts.register("p", template="x {{ y }}")
+    assert ondo.models.get(v) == v and ondo.prompts.get(p, cache=False) == p  # a version stands for its identifier
+    calls = [
+        (lambda: ondo.models.register("m", source=123), "model source must be a path"),  # type: ignore[arg-type]
+        (lambda: ondo.models.register(5, source=weights), "invalid model name 5"),  # type: ignore[arg-type]
+        (lambda: ondo.models.register("m", source=weights, tags=["a"]), "tags must be a mapping"),  # type: ignore[arg-type]
+        (lambda: ondo.models.register("m", source=weights, tags={"": "a"}), "tag key"),
+        (lambda: ondo.prompts.register("p", template="z", tags=["a"]), "tags must be a mapping"),  # type: ignore[arg-type]
+        (lambda: ondo.prompts.register(5, template="z"), "invalid prompt name 5"),  # type: ignore[arg-type]
+        (lambda: ondo.models.get(123), "invalid identifier 123"),  # type: ignore[arg-type]
+        (lambda: ondo.prompts.get(123), "invalid identifier 123"),  # type: ignore[arg-type]
+        (lambda: ondo.models.promote("m/1", alias=None), "invalid alias None"),  # type: ignore[arg-type]
+        (lambda: ondo.models.set_alias("m", 5, version=1), "invalid alias 5"),  # type: ignore[arg-type]
+        (lambda: ondo.prompts.set_tag("p/1", "", "v"), "tag key"),
+        (lambda: ondo.models.set_tag("m/1", None, "v"), "tag key"),  # type: ignore[arg-type]
+    ]
+    for call, fragment in calls:
+        with pytest.raises(InvalidInput, match=fragment):
+            call()
+    assert [x.version for x in ondo.models.list("m")] == [1] and [x.version for x in ondo.prompts.list("p")] == [1]
+    assert ondo.models.get("m/1").tags == {} and ondo.prompts.get("p/1", cache=False).tags == {}
+    one = ondo.models.register("m", source=weights, datasets="qa/1")  # one dataset alone, not its characters
+    assert one.datasets == [{"ref": "qa/1", "digest": None}]

@@ -177,6 +177,7 @@ def register(
 ) -> PromptVersion:
     """Register a prompt version; identical content returns the existing version (tags are merged in)."""
     check_name(name, "prompt name")
+    tag_values = versioned.check_tags(tags)
     where = f"prompt {name}"
     if isinstance(template, str):
         messages = None
@@ -229,8 +230,8 @@ def register(
                     created_at=time.time(), created_by=actor,
                 )
             )
-        for k, v in (tags or {}).items():
-            versioned.upsert_tag(conn, KIND, name, existing, str(k), str(v))
+        for k, v in tag_values.items():
+            versioned.upsert_tag(conn, KIND, name, existing, k, v)
         return int(existing)
 
     for _ in range(20):
@@ -282,7 +283,7 @@ def names(ws: Workspace) -> builtins.list[str]:
 
 def resolve_version(ws: Workspace, ref: str | Ref) -> int:
     """The version number ``ref`` names right now (``name`` = latest, ``name@alias``, ``name@sha256:...``)."""
-    r = parse_ref(ref) if isinstance(ref, str) else ref
+    r = parse_ref(ref)
     if r.version is not None:
         return r.version
     with ws.read() as conn:
@@ -312,7 +313,7 @@ def resolve_version(ws: Workspace, ref: str | Ref) -> int:
 
 def get(ws: Workspace, ref: str | Ref) -> PromptVersion:
     """Resolve ``ref`` against the store now (no cache)."""
-    r = parse_ref(ref) if isinstance(ref, str) else ref
+    r = parse_ref(ref)
     return get_version(ws, r.name, resolve_version(ws, r))
 
 
@@ -397,6 +398,7 @@ def names_include(ws: Workspace, name: str) -> bool:
 
 
 def set_tag(ws: Workspace, ref: str, key: str, value: str) -> None:
+    versioned.check_tag_key(key)
     pv = get(ws, ref)
     ws.write(lambda conn: versioned.upsert_tag(conn, KIND, pv.name, pv.version, key, str(value)))
     _invalidate(ws, pv.name)

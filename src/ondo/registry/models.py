@@ -262,6 +262,9 @@ def register(
     Inside an active run (and without ``run_id``), that run is recorded as the source run.
     """
     check_name(name, "model name")
+    tag_values = versioned.check_tags(tags)
+    if isinstance(datasets, str | Ref) or (datasets is not None and not isinstance(datasets, Sequence)):
+        datasets = [datasets]  # one dataset version alone
     if (source is None) == (api is None):
         raise InvalidInput("give exactly one of source= (local weights) or api={...} (an API model)")
     if api is not None:
@@ -305,8 +308,8 @@ def register(
         )
         for entry in dataset_rows:
             conn.execute(model_version_datasets.insert().values(name=name, version=version, **entry))
-        for k, v in (tags or {}).items():
-            conn.execute(registry_tags.insert().values(kind=KIND, name=name, version=version, key=str(k), value=str(v)))
+        for k, v in tag_values.items():
+            conn.execute(registry_tags.insert().values(kind=KIND, name=name, version=version, key=k, value=v))
         if rid is not None:
             conn.execute(
                 run_inputs.insert().values(
@@ -388,7 +391,7 @@ def get_version(ws: Workspace, name: str, version: int) -> ModelVersion:
 
 def resolve_version(ws: Workspace, ref: str | Ref) -> int:
     """The version number ``ref`` names now: ``name`` (latest), ``name/N``, ``name@alias``, ``name@sha256:..``."""
-    r = parse_ref(ref) if isinstance(ref, str) else ref
+    r = parse_ref(ref)
     with ws.read() as conn:
         versions = _versions_of(conn, r.name)
         if not versions:
@@ -417,7 +420,7 @@ def resolve_version(ws: Workspace, ref: str | Ref) -> int:
 
 
 def get(ws: Workspace, ref: str | Ref) -> ModelVersion:
-    r = parse_ref(ref) if isinstance(ref, str) else ref
+    r = parse_ref(ref)
     return get_version(ws, r.name, resolve_version(ws, r))
 
 
@@ -518,5 +521,6 @@ def history(ws: Workspace, name: str, alias: str | None = None) -> builtins.list
 
 
 def set_tag(ws: Workspace, ref: str, key: str, value: str) -> None:
+    versioned.check_tag_key(key)
     mv = get(ws, ref)
     ws.write(lambda conn: versioned.upsert_tag(conn, KIND, mv.name, mv.version, key, str(value)))

@@ -7,6 +7,8 @@ registries cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 
 from ondo.errors import InvalidInput
@@ -26,6 +28,22 @@ def split_name(name: str, version: int | None, kind: str) -> tuple[str, int | No
     if r.version is not None and version is not None and r.version != version:
         raise InvalidInput(f"'{name}' names version {r.version} but version={version} was given")
     return r.name, version if version is not None else r.version
+
+
+def check_tag_key(key: object) -> str:
+    """A tag key is non-empty text."""
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput(f"a tag key is non-empty text, not {key!r}", field="tags")
+    return key
+
+
+def check_tags(tags: object) -> dict[str, str]:
+    """Tags given at registration: a mapping of non-empty text keys; values are stored as text."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidInput(f"tags must be a mapping such as {{'team': 'nlp'}}, not {type(tags).__name__}", field="tags")
+    return {check_tag_key(k): str(v) for k, v in tags.items()}
 
 
 def read_tags(conn: sa.Connection, kind: str, name: str, version: int) -> dict[str, str]:

@@ -40,7 +40,12 @@ class Weights:
 
 def inspect(source: str | os.PathLike[str]) -> Weights:
     """Hash and classify ``source``; raise InvalidInput if it is missing or unreadable."""
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidInput(f"model source must be a path (a GGUF file or a model directory), not {source!r}",
+                           field="source")
     raw = os.fspath(source)
+    if isinstance(raw, bytes):
+        raw = os.fsdecode(raw)
     if not raw.strip():
         raise InvalidInput("model source is empty: give a GGUF file or a model directory", field="source")
     path = Path(raw).expanduser()
