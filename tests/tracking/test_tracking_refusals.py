@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ from typer.testing import CliRunner
 import ondo
 from ondo.cli.main import app
 from ondo.client import Client
+from ondo.config import Settings
+from ondo.workspace import Workspace
 
 
 @pytest.mark.parametrize(
@@ -135,3 +139,30 @@ def test_nul_characters_are_refused_on_every_store(client: Client) -> None:
             run.set_note("x\x00y")
     info = client.get_run(run.id)
     assert info.params == {"lr": "0.1"} and info.tags == {} and info.note is None
+
+
+def test_artifact_io_failures_say_which_side_failed(
+    tmp_path: Path, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    (blobs / "sha256").write_text("a file where the store's folder must be")
+    ws = Workspace(Settings(home=tmp_path, store_url=workspace.settings.store_url, artifacts_url=str(blobs)))
+    src = tmp_path / "predictions.jsonl"
+    src.write_text('{"a": 1}\n')
+    with ondo.start_run(experiment="e", workspace=ws) as run:
+        with pytest.raises(ondo.StoreError, match=re.escape(f"cannot write to the artifact store {blobs}")):
+            run.log_artifact(src)
+        with pytest.raises(ondo.StoreError, match="artifact store"):
+            run.log_text("x", "notes.txt")
+
+        def unreadable(path: Any, digest: Any = None) -> str:
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(ws.blobs, "put_file", unreadable)
+        with pytest.raises(
+            ondo.InvalidInput, match=re.escape(f"cannot read artifact {src}: Permission denied")
+        ):
+            run.log_artifact(src)
+    assert Client(workspace=ws).get_run(run.id).artifacts == []
+    ws.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ondo.errors import InvalidInput, NotFound
+from ondo.errors import InvalidInput, NotFound, OndoError, StoreError
 from ondo.store.tables.core import artifacts
 from ondo.tracking.runs import ArtifactInfo
 from ondo.workspace import Workspace
@@ -59,19 +59,40 @@ def log_artifact(
     base = _check_name(name or src.name)
     now = time.time()
     entries: list[ArtifactInfo] = []
-    if src.is_dir():
-        for f in sorted(p for p in src.rglob("*") if p.is_file()):
-            rel = f.relative_to(src).as_posix()
-            entries.append(ArtifactInfo(f"{base}/{rel}", ws.blobs.put_file(f), f.stat().st_size, now))
-    else:
-        entries.append(ArtifactInfo(base, ws.blobs.put_file(src), src.stat().st_size, now))
+    try:
+        if src.is_dir():
+            for f in sorted(p for p in src.rglob("*") if p.is_file()):
+                rel = f.relative_to(src).as_posix()
+                entries.append(ArtifactInfo(f"{base}/{rel}", ws.blobs.put_file(f), f.stat().st_size, now))
+        else:
+            entries.append(ArtifactInfo(base, ws.blobs.put_file(src), src.stat().st_size, now))
+    except OSError as exc:  # nothing recorded yet: blobs already stored are content-addressed, harmless
+        raise _artifact_error(ws, src, exc) from exc
     _record(ws, run_id, entries)
     return entries
 
 
+def _artifact_error(ws: Workspace, src: Path | None, exc: OSError) -> OndoError:
+    """Say whether the file could not be read (the user's side) or the blob store not written."""
+    reason = exc.strerror or str(exc)
+    failed = exc.filename
+    if src is not None and failed is not None and Path(failed).absolute().is_relative_to(src.absolute()):
+        return InvalidInput(f"cannot read artifact {failed}: {reason}")
+    if failed is not None:
+        return StoreError(
+            f"cannot write to the artifact store {ws.settings.artifacts_url}: {reason} ({failed})"
+        )
+    what = f"artifact {src}" if src is not None else "an artifact"
+    return StoreError(f"cannot store {what} in {ws.settings.artifacts_url}: {reason}")
+
+
 def log_bytes(ws: Workspace, run_id: str, data: bytes, name: str) -> ArtifactInfo:
-    digest = ws.blobs.put_bytes(data)
-    entry = ArtifactInfo(_check_name(name), digest, len(data), time.time())
+    path = _check_name(name)
+    try:
+        digest = ws.blobs.put_bytes(data)
+    except OSError as exc:
+        raise _artifact_error(ws, None, exc) from exc
+    entry = ArtifactInfo(path, digest, len(data), time.time())
     _record(ws, run_id, [entry])
     return entry
 
