@@ -38,6 +38,7 @@ __all__ = [
     "ModelVersion",
     "Requirement",
     "check",
+    "delete_tag",
     "get",
     "history",
     "lineage",
@@ -154,4 +155,9 @@ def lineage(ref: str, *, kind: str | None = None, workspace: Workspace | None = 
 
 
 def set_tag(ref: str, key: str, value: str, *, workspace: Workspace | None = None) -> None:
+    """Set a tag on a version (tags are the one mutable part of a version)."""
     _m.set_tag(_ws(workspace), ref, key, value)
+
+
+def delete_tag(ref: str, key: str, *, workspace: Workspace | None = None) -> None:
+    _m.delete_tag(_ws(workspace), ref, key)

@@ -94,6 +94,24 @@ def test_register_alias_promote_rollback_history_lineage(workspace: Workspace, t
     assert code == 2 and "summarizer/9" in out and "Traceback" not in out
 
 
+def test_tags_on_model_versions_from_the_cli(workspace: Workspace, tmp_path: Path) -> None:
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"GGUF\x03\x00\x00\x00weights")
+    ondo.models.register("summarizer", source=weights, tags={"quant": "q8"})
+    ondo.models.set_alias("summarizer", "production", version=1)
+    code, out = ondo_cli("models", "tag", "summarizer@production", "team=nlp", "quant=q4_1", "--json")
+    assert (code, json.loads(out)) == (0, {"ref": "summarizer/1", "tags": {"quant": "q4_1", "team": "nlp"}})
+    code, out = ondo_cli("models", "tag", "summarizer/1", "--delete", "team")
+    assert code == 0 and "quant=q4_1" in out and "team" not in out
+    code, out = ondo_cli("models", "tag", "summarizer/1", "a=1", "broken")
+    assert code == 1 and "expected KEY=VALUE" in out
+    assert ondo.models.get("summarizer/1").tags == {"quant": "q4_1"}  # nothing half-written
+    code, out = ondo_cli("models", "tag", "summarizer/2", "a=1")
+    assert code == 2 and "summarizer/2" in out
+    ondo.models.delete_tag("summarizer/1", "quant")
+    assert ondo.models.get("summarizer/1").tags == {}
+
+
 def test_register_errors_exit_1_and_register_nothing(workspace: Workspace, tmp_path: Path) -> None:
     code, out = ondo_cli("models", "register", "summarizer", tmp_path / "missing.gguf")
     assert code == 1 and "does not exist" in out and "missing.gguf" in out and "Traceback" not in out

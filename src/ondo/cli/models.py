@@ -14,7 +14,7 @@ import typer
 
 from ondo import models as registry
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.cli.registry_common import add_registry_commands, key_values, print_lineage
+from ondo.cli.registry_common import add_registry_commands, add_tag_command, key_values, print_lineage
 from ondo.errors import InvalidInput
 from ondo.registry.times import iso
 
@@ -145,6 +145,9 @@ add_registry_commands(
     check_ref_help="The version to check.",
     require_help="e.g. 'mmlu.acc>=0.45' (repeatable).",
 )
+
+
+add_tag_command(app, registry, noun="model", get=registry.get)
 
 
 @app.command("lineage")

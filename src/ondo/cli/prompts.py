@@ -10,7 +10,13 @@ import typer
 
 from ondo import prompts
 from ondo.cli.output import JsonOption, console, print_json, print_table
-from ondo.cli.registry_common import add_registry_commands, key_values, print_event, print_lineage
+from ondo.cli.registry_common import (
+    add_registry_commands,
+    add_tag_command,
+    key_values,
+    print_event,
+    print_lineage,
+)
 from ondo.errors import InvalidInput
 from ondo.ids import check_alias
 from ondo.registry.times import iso
@@ -179,20 +185,4 @@ def lineage_cmd(
     print_lineage(prompts.lineage(ref), json_out)
 
 
-@app.command("tag")
-def tag_cmd(
-    ref: str = typer.Argument(..., help="The prompt version."),
-    tags: list[str] | None = typer.Argument(None, help="KEY=VALUE ..."),
-    delete: list[str] | None = typer.Option(None, "--delete", help="Remove this tag (repeatable)."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Set or delete mutable tags on a prompt version."""
-    for k, v in key_values(tags, "tag").items():
-        prompts.set_tag(ref, k, str(v))
-    for k in delete or ():
-        prompts.delete_tag(ref, k)
-    p = prompts.get(ref, cache=False)
-    if json_out:
-        print_json({"ref": p.ref, "tags": p.tags})
-        return
-    console.print(f"{p.ref}: " + (", ".join(f"{k}={v}" for k, v in p.tags.items()) or "(no tags)"))
+add_tag_command(app, prompts, noun="prompt", get=lambda ref: prompts.get(ref, cache=False))

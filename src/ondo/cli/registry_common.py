@@ -8,7 +8,7 @@ registers one command on a typer app, and each CLI module calls them in its own 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -218,6 +218,31 @@ def add_history_command(app: typer.Typer, backend: ModuleType, *, noun: str) -> 
         f"Every alias move of a {noun.lower()}, oldest first; or, with --at, what was in place at that time."
     )
     app.command("history")(history_cmd)
+
+
+def add_tag_command(app: typer.Typer, backend: ModuleType, *, noun: str, get: Callable[[str], Any]) -> None:
+    """``tag REF KEY=VALUE ... [--delete KEY]``: tags are the one mutable part of a version."""
+
+    def tag_cmd(
+        ref: str = typer.Argument(..., help=f"The {noun} version."),
+        tags: list[str] | None = typer.Argument(None, help="KEY=VALUE ..."),
+        delete: list[str] | None = typer.Option(None, "--delete", help="Remove this tag (repeatable)."),
+        json_out: bool = JsonOption,
+    ) -> None:
+        values = key_values(tags, "tag")  # every KEY=VALUE is read before any is written
+        v = get(ref)
+        for k, value in values.items():
+            backend.set_tag(v.ref, k, str(value))
+        for k in delete or ():
+            backend.delete_tag(v.ref, k)
+        v = get(v.ref)
+        if json_out:
+            print_json({"ref": v.ref, "tags": v.tags})
+            return
+        console.print(f"{v.ref}: " + (", ".join(f"{k}={t}" for k, t in v.tags.items()) or "(no tags)"))
+
+    tag_cmd.__doc__ = f"Set or delete mutable tags on a {noun} version."
+    app.command("tag")(tag_cmd)
 
 
 def add_registry_commands(

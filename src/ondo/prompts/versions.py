@@ -25,7 +25,7 @@ from ondo.errors import InvalidInput, NotFound, OndoError
 from ondo.ids import Ref, check_alias, check_name, parse_ref
 from ondo.prompts import template as tpl
 from ondo.registry import versioned
-from ondo.store.tables.registry import prompt_versions, registry_tags
+from ondo.store.tables.registry import prompt_versions
 from ondo.workspace import Workspace
 
 KIND = "prompt"
@@ -406,14 +406,7 @@ def set_tag(ws: Workspace, ref: str, key: str, value: str) -> None:
 
 def delete_tag(ws: Workspace, ref: str, key: str) -> None:
     pv = get(ws, ref)
-    ws.write(
-        lambda conn: conn.execute(
-            registry_tags.delete().where(
-                registry_tags.c.kind == KIND, registry_tags.c.name == pv.name,
-                registry_tags.c.version == pv.version, registry_tags.c.key == key,
-            )
-        )
-    )
+    ws.write(lambda conn: versioned.delete_tag(conn, KIND, pv.name, pv.version, key))
     _invalidate(ws, pv.name)
 
 

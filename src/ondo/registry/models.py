@@ -524,3 +524,8 @@ def set_tag(ws: Workspace, ref: str, key: str, value: str) -> None:
     versioned.check_tag_key(key)
     mv = get(ws, ref)
     ws.write(lambda conn: versioned.upsert_tag(conn, KIND, mv.name, mv.version, key, str(value)))
+
+
+def delete_tag(ws: Workspace, ref: str, key: str) -> None:
+    mv = get(ws, ref)
+    ws.write(lambda conn: versioned.delete_tag(conn, KIND, mv.name, mv.version, key))

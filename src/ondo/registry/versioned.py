@@ -66,3 +66,13 @@ def upsert_tag(conn: sa.Connection, kind: str, name: str, version: int, key: str
         conn.execute(registry_tags.update().where(*where).values(value=value))
     else:
         conn.execute(registry_tags.insert().values(kind=kind, name=name, version=version, key=key, value=value))
+
+
+def delete_tag(conn: sa.Connection, kind: str, name: str, version: int, key: str) -> None:
+    """Remove one tag inside the caller's write transaction (no error when it is not set)."""
+    conn.execute(
+        registry_tags.delete().where(
+            registry_tags.c.kind == kind, registry_tags.c.name == name,
+            registry_tags.c.version == version, registry_tags.c.key == key,
+        )
+    )
