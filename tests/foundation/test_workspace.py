@@ -144,3 +144,14 @@ def test_a_store_from_a_newer_ondo_is_named_not_a_traceback(tmp_path: Path) -> N
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "newer ondo" in proc.stderr
+
+
+def test_store_urls_other_than_sqlite_and_postgresql_are_refused_by_name() -> None:
+    from ondo.store import engine as engines
+
+    with pytest.raises(StoreError, match=r"unsupported store URL mysql://u:[*]+@db/x") as err:
+        engines.create_engine("mysql://u:secret@db/x")
+    assert "secret" not in str(err.value) and "postgresql+psycopg://" in str(err.value)
+    pytest.importorskip("psycopg")
+    # postgres:// (Heroku's spelling) is PostgreSQL through psycopg; no connection is made here
+    assert engines.create_engine("postgres://u:p@127.0.0.1:1/x").url.drivername == "postgresql+psycopg"

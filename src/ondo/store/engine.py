@@ -31,11 +31,20 @@ def create_engine(url: str) -> Engine:
     """Create an engine for ``url``; for SQLite make sure the folder exists and is writable."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    if url.startswith("postgres://"):  # the spelling Heroku and many .env files use
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme != "postgresql" and "://" in url:
+        raise StoreError(
+            f"unsupported store URL {redact(url)}: ondo stores in SQLite (sqlite:///path/ondo.db) "
+            "or PostgreSQL (postgresql+psycopg://user:password@host/db)"
+        )
     try:
         return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except ModuleNotFoundError as exc:  # e.g. psycopg missing
-        raise StoreError(f"cannot open store {redact(url)}: driver not installed ({exc.name}); "
-                         "install ondo[postgres]") from exc
+        raise StoreError(
+            f"cannot open store {redact(url)}: driver not installed ({exc.name}); install ondo[postgres]"
+        ) from exc
     except sa.exc.ArgumentError as exc:
         raise StoreError(f"invalid store URL {redact(url)}: {exc}") from exc
 
