@@ -166,3 +166,11 @@ def test_artifact_io_failures_say_which_side_failed(
             run.log_artifact(src)
     assert Client(workspace=ws).get_run(run.id).artifacts == []
     ws.close()
+
+
+def test_compare_needs_two_runs_and_says_so_in_one_line() -> None:
+    with ondo.start_run(experiment="e", name="only") as run:
+        pass
+    res = CliRunner().invoke(app, ["runs", "compare", run.id])
+    assert res.exit_code != 0
+    assert res.stderr.strip() == "error: give at least two runs to compare, got 1: ondo runs compare A B"

@@ -16,7 +16,7 @@ from rich.table import Table
 from ondo.cli.output import JsonOption, console, print_json
 from ondo.client import Client
 from ondo.config import Settings
-from ondo.errors import StoreError
+from ondo.errors import InvalidInput, StoreError
 from ondo.tracking.runs import RunInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -283,7 +283,7 @@ def runs_compare(
 ) -> None:
     """Params and prompt versions side by side (differences highlighted), and the last value of each metric."""
     if len(run_ids) < 2:
-        raise typer.BadParameter("give at least two runs to compare")
+        raise InvalidInput(f"give at least two runs to compare, got {len(run_ids)}: ondo runs compare A B")
     client = Client()
     runs = [client.get_run(r) for r in run_ids]
     result = compare(runs)
