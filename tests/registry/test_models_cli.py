@@ -112,6 +112,28 @@ def test_tags_on_model_versions_from_the_cli(workspace: Workspace, tmp_path: Pat
     assert ondo.models.get("summarizer/1").tags == {}
 
 
+def test_user_text_is_printed_literally_never_as_markup(workspace: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "w[bold]x"
+    folder.mkdir()
+    weights = folder / "m.gguf"
+    weights.write_bytes(b"GGUF\x03\x00\x00\x00weights")
+    code, out = ondo_cli("models", "register", "m", weights, "--description", "[/d] desc", "--tag", "k=[red]v")
+    assert code == 0 and "w[bold]x" in out.replace("\n", "")  # a long path may fold
+    with ondo.start_run(experiment="exp [/e]", name="run [bold]") as run:
+        run.record_input("model", "m/1", ondo.models.get("m/1").digest)
+        run.log_metric("acc", 0.9)
+    code, out = ondo_cli("models", "alias", "m", "prod", "1", "-m", "fix [/bad] and [red]x")
+    assert code == 0 and "fix [/bad] and [red]x" in out
+    code, out = ondo_cli("models", "promote", "m/1", "--alias", "prod2", "--require", "acc>=0.95", "--force", "-m", "[/y]")
+    assert code == 0 and "[/y]" in out
+    for args in (["models", "history", "m"], ["models", "show", "m/1"], ["models", "list", "m"], ["models", "list"],
+                 ["lineage", "m/1"], ["models", "tag", "m/1", "k2=[/z]"]):
+        code, out = ondo_cli(*args)
+        assert code == 0, (args, out)
+    code, out = ondo_cli("lineage", "m/1")
+    assert "exp [/e]" in out and "run [bold]" in out
+
+
 def test_register_errors_exit_1_and_register_nothing(workspace: Workspace, tmp_path: Path) -> None:
     code, out = ondo_cli("models", "register", "summarizer", tmp_path / "missing.gguf")
     assert code == 1 and "does not exist" in out and "missing.gguf" in out and "Traceback" not in out

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
@@ -44,6 +45,6 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
     table = Table(title=title, show_lines=False)
     for c in columns:
         table.add_column(c)
-    for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in r))
+    for r in rows:  # cells are literal text: a '[/x]' in a name or reason is not rich markup
+        table.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in r))
     console.print(table)

@@ -119,11 +119,12 @@ def show_cmd(ref: str = typer.Argument(..., help="summarize, summarize/2, summar
         print_json({**p.to_dict(), "aliases": held})
         return
     console.print(f"[bold]{p.ref}[/bold]  {p.digest}" + (f"  ({', '.join(held)})" if held else ""))
-    console.print(f"model: {p.model or '-'}   params: {json.dumps(p.params)}   variables: {', '.join(p.variables) or '-'}")
+    console.print(f"model: {p.model or '-'}   params: {json.dumps(p.params)}   variables: {', '.join(p.variables) or '-'}",
+                  markup=False, highlight=False)
     if p.tags:
-        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()))
+        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()), markup=False, highlight=False)
     if p.description:
-        console.print(f"description: {p.description}")
+        console.print(f"description: {p.description}", markup=False, highlight=False)
     console.rule()
     if p.messages is not None:
         for m in p.messages:

@@ -59,7 +59,8 @@ def print_event(e: AliasEvent, json_out: bool) -> None:
         return
     frm = "nothing" if e.from_version is None else f"{e.from_version}"
     to = "nothing" if e.to_version is None else f"{e.to_version}"
-    console.print(f"{e.name}@{e.alias}: {frm} -> {to} ({e.action}{', ' + e.reason if e.reason else ''})")
+    console.print(f"{e.name}@{e.alias}: {frm} -> {to} ({e.action}{', ' + e.reason if e.reason else ''})",
+                  markup=False, highlight=False)
 
 
 def print_lineage(lin: Any, json_out: bool) -> None:
@@ -113,7 +114,7 @@ def run_promote(promote: Any, check: Any, ref: str, alias: str, require: list[st
         return
     print_event(e, False)
     for c in (e.details or {}).get("checks", []):
-        console.print(f"  {'ok ' if c['passed'] else 'FAILED (forced)'} {c['message']}")
+        console.print(f"  {'ok ' if c['passed'] else 'FAILED (forced)'} {c['message']}", markup=False, highlight=False)
 
 
 def run_check(check: Any, ref: str, require: list[str], json_out: bool) -> None:
@@ -239,7 +240,8 @@ def add_tag_command(app: typer.Typer, backend: ModuleType, *, noun: str, get: Ca
         if json_out:
             print_json({"ref": v.ref, "tags": v.tags})
             return
-        console.print(f"{v.ref}: " + (", ".join(f"{k}={t}" for k, t in v.tags.items()) or "(no tags)"))
+        console.print(f"{v.ref}: " + (", ".join(f"{k}={t}" for k, t in v.tags.items()) or "(no tags)"),
+                      markup=False, highlight=False)
 
     tag_cmd.__doc__ = f"Set or delete mutable tags on a {noun} version."
     app.command("tag")(tag_cmd)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from rich.markup import escape
 from rich.tree import Tree
 
 from ondo import aliases
@@ -41,31 +42,36 @@ class Lineage:
     def tree(self) -> Tree:
         """A rich Tree: datasets -> runs -> this version -> aliases."""
         s = self.subject
-        root = Tree(f"[bold]{s['ref']}[/bold]  {s['digest'][:19]}  ({s.get('kind', self.kind)}: {s.get('source', '')})")
+        root = Tree(f"[bold]{_e(s['ref'])}[/bold]  {s['digest'][:19]}  ({_e(s.get('kind', self.kind))}: {_e(s.get('source', ''))})")
         if self.datasets:
             branch = root.add("dataset versions")
             for d in self.datasets:
                 digest = f"  {d['digest'][:19]}" if d.get("digest") else ""
-                branch.add(f"{d['ref']}{digest}  [dim]({', '.join(d['via'])})[/dim]")
+                branch.add(f"{_e(d['ref'])}{digest}  [dim]({_e(', '.join(d['via']))})[/dim]")
         if self.runs:
             branch = root.add("runs")
             for r in self.runs:
                 label = {"output": "produced it", "input": "used it"}.get(r["role"], r["role"])
                 node = branch.add(
-                    f"run {r['id'][:12]}  [dim]{r.get('experiment') or ''} {r.get('name') or ''}[/dim]  "
-                    f"{r.get('status')}  ({label})"
+                    f"run {r['id'][:12]}  [dim]{_e(r.get('experiment') or '')} {_e(r.get('name') or '')}[/dim]  "
+                    f"{_e(r.get('status'))}  ({label})"
                 )
                 for i in r["inputs"]:
-                    node.add(f"{i['kind']} {i['ref']} [dim]({i['role']})[/dim]")
+                    node.add(f"{_e(i['kind'])} {_e(i['ref'])} [dim]({_e(i['role'])})[/dim]")
                 if r["metrics"]:
-                    node.add(", ".join(f"{k}={_fmt(v)}" for k, v in sorted(r["metrics"].items())))
+                    node.add(_e(", ".join(f"{k}={_fmt(v)}" for k, v in sorted(r["metrics"].items()))))
         if self.aliases:
             branch = root.add("aliases")
             for a in self.aliases:
                 periods = "; ".join(f"{iso(p['from'])} -> {iso(p['to']) or 'now'}" for p in a["periods"])
                 mark = "[green]current[/green] " if a["current"] else ""
-                branch.add(f"{s['name']}@{a['alias']}  {mark}[dim]{periods}[/dim]")
+                branch.add(f"{_e(s['name'])}@{_e(a['alias'])}  {mark}[dim]{periods}[/dim]")
         return root
+
+
+def _e(value: Any) -> str:
+    """User text (names, paths, refs) shown literally inside the tree's markup."""
+    return escape(str(value))
 
 
 def _fmt(v: Any) -> str:
