@@ -174,3 +174,16 @@ def test_compare_needs_two_runs_and_says_so_in_one_line() -> None:
     res = CliRunner().invoke(app, ["runs", "compare", run.id])
     assert res.exit_code != 0
     assert res.stderr.strip() == "error: give at least two runs to compare, got 1: ondo runs compare A B"
+
+
+def test_a_nul_metric_key_is_refused_when_logged_not_when_written(client: Client) -> None:
+    with ondo.start_run(experiment="e") as run:
+        run.log_metric("loss", 1.0)
+        with pytest.raises(ondo.InvalidInput, match="metric key"):
+            run.log_metric("bad\x00key", 1.0)
+        with pytest.raises(ondo.InvalidInput, match="metric key"):
+            run.log_metrics({"acc": 0.5, "bad\x00key": 1.0})
+        with pytest.raises(ondo.InvalidInput, match="metric key"):
+            run.log_metric("", 1.0)
+        run.log_metric("loss", 0.5)  # a key seen before still logs
+    assert client.get_run(run.id).metrics == {"loss": 0.5}

@@ -79,9 +79,11 @@ MAX_STEP = 2**63 - 1
 
 
 def _check_metric_key(key: Any) -> str:
-    if type(key) is not str or not key or len(key) > _runs.MAX_KEY:
+    """Checked once per key and run (a key seen before was checked when first logged)."""
+    if type(key) is not str or not key or len(key) > _runs.MAX_KEY or "\x00" in key:
         raise InvalidInput(
-            f"metric key must be a non-empty string of at most {_runs.MAX_KEY} characters, got {key!r}"
+            f"metric key must be a non-empty string of at most {_runs.MAX_KEY} characters "
+            f"(no NUL), got {key!r:.300}"
         )
     return key
 
@@ -145,7 +147,7 @@ class Run:
     # -- metrics -----------------------------------------------------------------------------------
     def _point(self, key: Any, value: Any, step: Any, ts: float) -> Point:
         # the hot path of every training loop: plain type checks first, the general case out of line
-        if type(key) is not str or not key or len(key) > _runs.MAX_KEY:
+        if type(key) is not str or key not in self._next_step:
             _check_metric_key(key)
         t = type(value)
         try:
@@ -177,12 +179,12 @@ class Run:
             _runs.check_mapping(values, "metrics")
         if step is not None and (type(step) is not int or not -MAX_STEP <= step <= MAX_STEP):
             step = _as_step(next(iter(values), ""), step)
-        rid, next_step, max_key = self.id, self._next_step, _runs.MAX_KEY
+        rid, next_step = self.id, self._next_step
         points: list[Point] = []
         add = points.append
         # _point, inlined: this loop runs once per logged value
         for key, value in values.items():
-            if type(key) is not str or not key or len(key) > max_key:
+            if type(key) is not str or key not in next_step:
                 _check_metric_key(key)
             t = type(value)
             try:
