@@ -124,6 +124,8 @@ def test_an_input_digest_must_be_short_text(client: Client) -> None:
             run.record_input("dataset", "qa/1", digest="sha256:" + "0" * 200)
         with pytest.raises(ondo.InvalidInput, match="input digest"):
             run.record_input("dataset", "qa/1", digest=b"\x00" * 32)  # type: ignore[arg-type]
+        with pytest.raises(ondo.InvalidInput, match="input ref"):
+            run.record_input("dataset", "qa\x00/1")
         run.record_input("dataset", "qa/1", digest="sha256:" + "0" * 64)
     assert [(i.ref, i.digest) for i in client.get_run(run.id).inputs] == [("qa/1", "sha256:" + "0" * 64)]
 

@@ -242,20 +242,20 @@ def record_input(
     ws: Workspace, run_id: str, kind: str, ref: Any, digest: str | None = None, role: str = "input"
 ) -> RunInput:
     """Record that the run used (or produced) a versioned dataset, prompt or model."""
-    if not isinstance(kind, str) or not kind or len(kind) > 16:
+    if not isinstance(kind, str) or not kind or len(kind) > 16 or "\x00" in kind:
         raise InvalidInput(
             f"input kind must be a short name such as 'dataset', 'prompt' or 'model', got {kind!r}"
         )
     if role not in INPUT_ROLES:
         raise InvalidInput(f"input role must be 'input' or 'output', got {role!r}")
-    if digest is not None and (not isinstance(digest, str) or len(digest) > 71):
+    if digest is not None and (not isinstance(digest, str) or len(digest) > 71 or "\x00" in digest):
         raise InvalidInput(
             f"input digest must be text such as 'sha256:<64 hex>' (at most 71 characters), got {digest!r:.90}"
         )
     ref_text = str(ref)
-    if not ref_text or len(ref_text) > 512:
+    if not ref_text or len(ref_text) > 512 or "\x00" in ref_text:
         raise InvalidInput(
-            f"input ref must be a non-empty identifier of at most 512 characters, got {ref_text!r}"
+            f"input ref must be a non-empty identifier of at most 512 characters, got {ref_text!r:.600}"
         )
     key = sa.and_(
         run_inputs.c.run_id == run_id,
