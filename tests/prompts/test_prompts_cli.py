@@ -97,6 +97,21 @@ def test_user_errors_exit_1_with_a_message(workspace: Workspace, tmp_path: Path)
     assert code == 2
 
 
+def test_mistakes_in_a_prompt_file_name_the_file(workspace: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "bad.j2").write_text("Hello\n{{ x.__class__ }}\n")
+    (tmp_path / "bad.yaml").write_text('messages:\n  - role: usr\n    content: "{{ q }}"\n')
+    (tmp_path / "syntax.yaml").write_text('template: "{{ q "\n')
+    code, out = ondo_cli("prompts", "register", "p", tmp_path / "bad.j2")
+    assert code == 1 and f"{tmp_path / 'bad.j2'}:2: templates cannot access private attribute '__class__'" in out
+    code, out = ondo_cli("prompts", "register", "p", tmp_path / "bad.yaml")
+    assert code == 1 and f"{tmp_path / 'bad.yaml'} field 'messages[0].role': message 0 has role 'usr'" in out
+    code, out = ondo_cli("prompts", "register", "p", tmp_path / "syntax.yaml")
+    assert code == 1 and str(tmp_path / "syntax.yaml") in out and "(line 1 of the template)" in out
+    code, out = ondo_cli("prompts", "register", "p", "--template", "{{ x.__y }}")
+    assert code == 1 and "prompt p:1: templates cannot access private attribute '__y'" in out
+    assert ondo.prompts.list() == []
+
+
 def test_prompt_promote_through_a_gate(workspace: Workspace, tmp_path: Path) -> None:
     (tmp_path / "p.j2").write_text("{{ q }}")
     ondo_cli("prompts", "register", "qa", tmp_path / "p.j2")

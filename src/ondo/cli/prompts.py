@@ -19,6 +19,7 @@ from ondo.cli.registry_common import (
 )
 from ondo.errors import InvalidInput
 from ondo.ids import check_alias
+from ondo.prompts.files import SPEC_SUFFIXES
 from ondo.registry.times import iso
 
 app = typer.Typer(help="Prompt registry: versions, aliases, diff, history, rollback.", no_args_is_help=True)
@@ -59,7 +60,10 @@ def register_cmd(
     if description is not None:
         spec["description"] = description
     before = {v.version for v in prompts.list(name)} if _exists(name) else set()
-    p = prompts.register(name, **spec)
+    try:
+        p = prompts.register(name, **spec)
+    except InvalidInput as exc:
+        raise _located(exc, name, path) from None
     new = p.version not in before
     event = prompts.set_alias(name, alias, p.version, reason=reason) if alias else None
     if json_out:
@@ -68,6 +72,26 @@ def register_cmd(
     console.print(f"{'registered' if new else 'unchanged, already'} {p.ref}  {p.digest}")
     if event is not None:
         print_event(event, False)
+
+
+def _located(exc: InvalidInput, name: str, path: Path | None) -> InvalidInput:
+    """Point a mistake in a prompt read from ``path`` at that file rather than at 'prompt NAME'.
+
+    A template file's lines are the template's lines; in a YAML/JSON spec the template is one value, so its
+    line number is kept in the message instead.
+    """
+    if path is None or exc.file != f"prompt {name}":
+        return exc
+    where = exc.file + (f":{exc.line}" if exc.line is not None else "")
+    where += f" field '{exc.field}'" if exc.field is not None else ""
+    if not exc.message.startswith(where + ": "):
+        return exc
+    message = exc.message[len(where) + 2:]
+    if path.suffix.lower() in SPEC_SUFFIXES:
+        if exc.line is not None:
+            message += f" (line {exc.line} of the template)"
+        return InvalidInput(message, file=str(path), field=exc.field)
+    return InvalidInput(message, file=str(path), line=exc.line, field=exc.field)
 
 
 def _exists(name: str) -> bool:
