@@ -189,3 +189,19 @@ def test_a_nul_metric_key_is_refused_when_logged_not_when_written(client: Client
             run.log_metric("", 1.0)
         run.log_metric("loss", 0.5)  # a key seen before still logs
     assert client.get_run(run.id).metrics == {"loss": 0.5}
+
+
+def test_values_that_look_like_rich_markup_print_as_data() -> None:
+    """'[/data]' would be a closing style tag to rich (a crash); '[bold]' would vanish."""
+    with ondo.start_run(experiment="m", name="[/x]", params={"path": "[/data]", "style": "[bold]v"}) as a:
+        a.set_tag("t", "[red]hi")
+        a.log_metric("[/m]", 1.0)
+    with ondo.start_run(experiment="m", name="plain", params={"path": "[/data2]"}):
+        pass
+    runner = CliRunner()
+    for args in (["runs", "show", a.id], ["runs", "list"], ["runs", "compare", a.id, "plain"]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert "[/data]" in res.stdout and "[bold]v" in res.stdout and "[/m]" in res.stdout, res.stdout
+    assert "[red]hi" in runner.invoke(app, ["runs", "show", a.id]).stdout
+    assert "[/x]" in runner.invoke(app, ["runs", "compare", a.id, "plain"]).stdout

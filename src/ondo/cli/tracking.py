@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ondo.cli.output import JsonOption, console, print_json
 from ondo.client import Client
@@ -74,8 +75,8 @@ def _table(
     table = Table(title=title)
     for c in columns:
         table.add_column(c, no_wrap=c in keep)
-    for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in r))
+    for r in rows:  # Text, not markup: a param such as '[/data]' is data, not a closing style tag
+        table.add_row(*(Text("" if v is None else str(v)) for v in r))
     _show(table)
 
 
@@ -203,7 +204,7 @@ def runs_show(
         ("host", f"{run.user or ''}@{run.host or ''} pid {run.pid or ''}"),
         ("note", run.note or ""),
     ]:
-        head.add_row(k, v)
+        head.add_row(k, Text(v))
     _show(head)
     if run.params:
         _table(["PARAM", "VALUE"], sorted(run.params.items()), title="params", keep=("PARAM",))
@@ -231,7 +232,7 @@ def runs_show(
             keep=("ARTIFACT",),
         )
     if run.packages:
-        console.print("packages: " + ", ".join(f"{k}=={v}" for k, v in run.packages.items()))
+        console.print(Text("packages: " + ", ".join(f"{k}=={v}" for k, v in run.packages.items())))
 
 
 def _prompt_versions(run: RunInfo) -> dict[str, str]:
@@ -296,13 +297,13 @@ def runs_compare(
     def table(title: str, rows: dict[str, list[Any]], changed: list[str], fmt: Any) -> None:
         t = Table(title=title)
         for h in headers:
-            t.add_column(h, no_wrap=h == "KEY")
+            t.add_column(Text(h), no_wrap=h == "KEY")
         for key, values in rows.items():
             mark = key in changed
             t.add_row(
                 "≠" if mark else "",
-                key,
-                *["" if v is None else fmt(v) for v in values],
+                Text(key),
+                *[Text("" if v is None else fmt(v)) for v in values],
                 style="bold yellow" if mark else None,
             )
         _show(t)
