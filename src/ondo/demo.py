@@ -284,7 +284,7 @@ def step_gateway(ws: Workspace, model: dict[str, Any]) -> dict[str, Any]:
     console.print("traces (newest first):")
     for s in spans:
         console.print(f"  {s.name}  {s.served_by}  tokens in/out={s.input_tokens}/{s.output_tokens}  "
-                      f"latency={_ms(s.latency_ms)}  cost=${s.cost_usd or 0:.6f} (local model)  status={s.status}")
+                      f"latency={_ms(s.latency_ms)}  cost={_cost(s.cost_usd)}  status={s.status}")
     wanted = ("ondo_gateway_requests_total", "ondo_gateway_tokens_total")
     lines = [ln for ln in metrics_text.splitlines() if ln.startswith(wanted)]
     console.print("Prometheus /metrics:")
@@ -295,6 +295,11 @@ def step_gateway(ws: Workspace, model: dict[str, Any]) -> dict[str, Any]:
     for e in history:
         console.print(escape(f"  {e.action:<8} {e.from_version} -> {e.to_version}  by {e.actor}  ({e.reason})"))
     return {"answered_by": answered, "spans": len(spans)}
+
+
+def _cost(usd: float | None) -> str:
+    """A span's cost as recorded: an unpriced model has no cost, which is not the same as $0."""
+    return "unknown (no price for this model)" if usd is None else f"${usd:.6f}"
 
 
 def _ms(v: Any) -> str:
