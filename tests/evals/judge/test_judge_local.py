@@ -62,3 +62,26 @@ def test_grammar_constrained_verdicts_always_parse(shared_data: Any, workspace: 
     games, graded = asyncio.run(go())
     assert all(g.parsed and g.attempts == 1 for g in games)
     assert graded.parsed and 1 <= graded.score <= 10 and "Rating: [[" in graded.judgment
+
+
+@pytest.mark.slow
+def test_fastchat_budget_grammar_is_applied_by_llama_cpp(shared_data: Any, workspace: Any) -> None:
+    """With FastChat's 2,048-token judge budget the grammar must still reach llama.cpp: before the
+    explanation bound was capped at 2000, llama.cpp dropped the grammar and SmolLM2 wrote ~9k characters
+    without a verdict on every attempt."""
+    import asyncio
+
+    pytest.importorskip("llama_cpp")
+    from ondo.evals.judge import Judge, Limiter, load_suite
+    from ondo.evals.judge.matches import SingleMatch
+    from ondo.evals.judge.prompt_set import from_suite
+    from ondo.evals.judge.runner import _load
+
+    su = load_suite("en", shared_data)
+    q = su.question(136)
+    judge = Judge(_load("local:smollm2", cache=False), max_tokens=2048, max_retries=0, limiter=Limiter(1))
+    m = SingleMatch(q, "alpaca-13b", su.published_answers("alpaca-13b")[136], 1, from_suite(su).for_question(q, 1, "single"),
+                    None)
+    v = asyncio.run(judge.single(m))
+    assert v.parsed and v.attempts == 1 and 1 <= (v.score or 0) <= 10
+    assert len(v.judgment) <= 2000 + len("\nRating: [[10]]")

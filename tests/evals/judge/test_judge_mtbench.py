@@ -316,3 +316,19 @@ def test_bad_selection_is_rejected_and_repeats_are_judged_once(suite: Any, scrip
     assert judge.requests == []
     res = evaluate_mt_bench("gpt-4", judge, suite=suite, question_ids=[81, 81, 82], workspace=workspace, record=False)
     assert res.question_ids == [81, 82] and len(res.verdicts) == 4
+
+
+@pytest.mark.parametrize("max_tokens", [1, 16, 48, 2016, 2017, 2048, 8192])
+def test_verdict_grammars_stay_within_llama_cpp_repetition_limit(max_tokens: int) -> None:
+    """llama.cpp silently drops a grammar with a repetition above 2000 (the judge then rambles unconstrained
+    past FastChat's 2,048-token budget); the explanation bound stays within it and within the budget."""
+    import re
+
+    from ondo.evals.judge import rating_grammar, winner_grammar
+    from ondo.evals.judge.engine import _verdict_schema
+
+    for grammar in (rating_grammar(max_tokens), winner_grammar(max_tokens), rating_grammar(max_tokens, "점수")):
+        bounds = [int(n) for n in re.findall(r"\{0,(\d+)\}", grammar)]
+        assert bounds and all(n <= 2000 and n <= max(0, max_tokens - 16) for n in bounds)
+    for single in (True, False):
+        assert _verdict_schema(single, max_tokens)["properties"]["explanation"]["maxLength"] <= 2000

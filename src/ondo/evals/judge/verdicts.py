@@ -40,11 +40,16 @@ def parse_winner(judgment: str) -> str | None:
 
 # Room kept for the verdict itself ("\nRating: [[10]]" is at most ~10 tokens, one char each at worst: 16).
 _VERDICT_RESERVE = 16
+# llama.cpp's grammar parser takes a repetition ``x{0,N}`` only up to N = 2000 (MAX_REPETITION_THRESHOLD);
+# above it the grammar is dropped without a word and the judge samples unconstrained, so with FastChat's
+# 2,048-token budget a small model rambled past the budget and never gave a verdict.
+MAX_EXPLANATION_CHARS = 2000
 
 
 def explanation_budget(max_tokens: int) -> int:
-    """Characters of explanation allowed so the verdict always fits in ``max_tokens`` (a token is >= 1 char)."""
-    return max(0, max_tokens - _VERDICT_RESERVE)
+    """Characters of explanation allowed so the verdict always fits in ``max_tokens`` (a token is >= 1 char),
+    and at most ``MAX_EXPLANATION_CHARS`` (about 400 tokens of English, a GPT-4 judgment's usual length)."""
+    return max(0, min(max_tokens - _VERDICT_RESERVE, MAX_EXPLANATION_CHARS))
 
 
 def rating_grammar(max_tokens: int, label: str = "Rating") -> str:
