@@ -178,6 +178,10 @@ def test_alias_history_rollback_and_time_travel(workspace: Workspace) -> None:
     assert ondo.prompts.version_at("p", "production", t1) == 1
     with pytest.raises(NotFound):
         ondo.prompts.set_alias("p", "staging", version=9)
+    with pytest.raises(InvalidInput, match="invalid alias"):
+        ondo.prompts.history("p", alias="bad alias")
+    with pytest.raises(InvalidInput, match="expected a prompt name"):
+        ondo.prompts.history("p/2")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

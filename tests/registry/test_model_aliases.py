@@ -52,6 +52,13 @@ def test_alias_to_a_missing_version_or_bad_alias_is_refused(three_versions: str)
     with pytest.raises(NotFound, match="model 'nothing'"):
         ondo.models.history("nothing")
     assert ondo.models.history("summarizer") == []
+    for bad in ("bad alias", "v3", "latest"):
+        with pytest.raises(InvalidInput, match="invalid alias"):
+            ondo.models.history("summarizer", alias=bad)
+        with pytest.raises(InvalidInput, match="invalid alias"):
+            ondo.models.version_at("summarizer", bad, 0)
+    with pytest.raises(InvalidInput, match="expected a model name"):
+        ondo.models.history("summarizer/2")
 
 
 def test_history_answers_what_was_in_production_at_time_t(three_versions: str) -> None:

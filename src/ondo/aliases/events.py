@@ -198,12 +198,15 @@ def _events(conn: sa.Connection, kind: str, name: str, alias: str | None) -> lis
 
 def history(ws: Workspace, kind: str, name: str, alias: str | None = None) -> list[AliasEvent]:
     """Every move of ``name``'s aliases (or of one alias), oldest first."""
+    if alias is not None:
+        check_alias(alias)  # a malformed alias is an error, not an empty history
     with ws.read() as conn:
         return _events(conn, kind, name, alias)
 
 
 def value_at(ws: Workspace, kind: str, name: str, alias: str, when: float) -> int | None:
     """The version ``name@alias`` pointed at, at epoch time ``when``."""
+    check_alias(alias)
     with ws.read() as conn:
         row = conn.execute(
             sa.select(alias_events.c.to_version)

@@ -386,6 +386,8 @@ def rollback(ws: Workspace, name: str, alias: str | None = None, *, reason: str 
 
 def history(ws: Workspace, name: str, alias: str | None = None) -> builtins.list[AliasEvent]:
     r = parse_ref(name)
+    if r.version is not None or r.digest is not None:
+        raise InvalidInput(f"expected a prompt name (or name@alias), got '{name}'")
     alias = alias or r.alias
     if not names_include(ws, r.name):
         raise NotFound("prompt", r.name, names(ws))
