@@ -332,3 +332,26 @@ def test_verdict_grammars_stay_within_llama_cpp_repetition_limit(max_tokens: int
         assert bounds and all(n <= 2000 and n <= max(0, max_tokens - 16) for n in bounds)
     for single in (True, False):
         assert _verdict_schema(single, max_tokens)["properties"]["explanation"]["maxLength"] <= 2000
+
+
+def test_killed_evaluation_resumes_from_the_request_cache(suite: Any, scripted: Any, workspace: Any) -> None:
+    """A run that dies part-way keeps every judgment it got; the re-run only asks for the rest."""
+    from ondo.llm import CachedModel
+
+    state = {"fail_after": 5, "answered": 0}
+
+    def reply(req: ChatRequest) -> str:
+        if state["answered"] >= state["fail_after"]:
+            raise RuntimeError("judge server went away")
+        state["answered"] += 1
+        return "Fine. Rating: [[7]]"
+
+    inner = scripted(reply)
+    judge = CachedModel(inner, workspace)
+    with pytest.raises(RuntimeError, match="went away"):
+        evaluate_mt_bench("gpt-4", judge, suite=suite, limit=6, concurrency=1, workspace=workspace)
+    state["fail_after"] = 10**6
+    before = state["answered"]
+    res = evaluate_mt_bench("gpt-4", judge, suite=suite, limit=6, concurrency=1, workspace=workspace)
+    assert before == 5 and state["answered"] - before == 12 - 5  # only the judgments the first run never got
+    assert res.stats.cached == 5 and res.summary()["score"] == 7 and res.unparsed == 0
