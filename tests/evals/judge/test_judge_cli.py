@@ -71,3 +71,25 @@ def test_registered_model_version_is_evaluated_and_recorded(fake_openai_server: 
     inputs = {(i.kind, i.ref, i.digest) for i in get_run(workspace, res.run_id).inputs}
     assert ("model", "assistant/1", mv.digest) in inputs
     assert any(r.get("model") == "tiny" for r in fake_openai_server.requests)
+
+
+def test_registered_model_version_judges_and_battles_name_it(fake_openai_server: Any, workspace: Any) -> None:
+    from ondo.evals.arena import list_battles
+    from ondo.registry import models as registry
+
+    registry.register(workspace, "referee", api={"provider": "openai-compatible", "model": "fake-judge",
+                                                 "base_url": fake_openai_server.url})
+    res = _run("--model", "gpt-4", "--judge", "referee/1", "--mode", "pairwise", "--baseline", "alpaca-13b",
+               "--questions", "81", "--json")
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.output)
+    assert s["judge"] == "referee/1" and s["unparsed"] == 0
+    assert {b.judge for b in list_battles(workspace, run_id=s["run_id"])} == {"referee/1"}
+    assert any(r.get("model") == "fake-judge" for r in fake_openai_server.requests)
+    bad = _run("--model", "gpt-4", "--judge", "refere/1", "--questions", "81")
+    assert bad.exit_code != 0 and "referee" in bad.output and "Traceback" not in bad.output
+    from ondo.tracking import get_run
+
+    info = get_run(workspace, s["run_id"])
+    assert info.tags["judge"] == "referee/1"
+    assert all(i.ref != "referee/1" for i in info.inputs)  # not an input: the gate must not score the judge by it

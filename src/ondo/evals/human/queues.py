@@ -420,17 +420,17 @@ def judge_queue(ws: Workspace, queue: str, judge: Any, *, limit: int | None = No
     from ondo.evals.judge.mtbench import Question, load_suite
     from ondo.evals.judge.prompt_set import registered
     from ondo.evals.judge.results import pair_outcomes
-    from ondo.evals.judge.runner import _load, _name
+    from ondo.evals.judge.runner import load_judge
 
     q = get_queue(ws, queue)
     if q.kind != "pairwise":
         raise InvalidInput(f"queue {q.name} is a {q.kind} queue; a judge votes on pairwise queues")
-    annotator = f"judge:{_name(judge)}"
+    model, judge_name = load_judge(judge, ws, cache=True, concurrency=concurrency)
+    annotator = f"judge:{judge_name}"
     items = [it for it in export(ws, q.name) if not any(v["annotator"] == annotator for v in it["votes"])]
     items = items[:limit] if limit is not None else items
     prompt = registered(load_suite("en"), ws).prompts["pair-v2"]
-    model = _load(judge, cache=True, concurrency=concurrency, ws=ws)
-    j = Judge(model, name=_name(judge), max_tokens=max_tokens, max_retries=max_retries,
+    j = Judge(model, name=judge_name, max_tokens=max_tokens, max_retries=max_retries,
               limiter=Limiter(concurrency), constrain=constrain)
     matches = [PairMatch(Question(i, "general", (it["prompt"],)), "model_a", "model_b", (it["response_a"],),
                          (it["response_b"],), 1, prompt, None) for i, it in enumerate(items)]

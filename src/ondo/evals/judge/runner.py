@@ -178,6 +178,29 @@ def _resolve_model(spec: Any, su: Suite, ws: Workspace, *, cache: bool, concurre
                    spec, known)
 
 
+def load_judge(spec: Any, ws: Workspace, *, cache: bool = True, concurrency: int | None = None) -> tuple[Any, str]:
+    """(model, name) of a judge: a spec (``local:smollm2``, ``http://host/v1#model``, ``openai:gpt-4o``), a
+    registered model version (``judge@production``; named by its canonical ``name/N``, so battles and votes
+    say which version judged), or a Model object."""
+    if not isinstance(spec, str) or _is_spec(spec):
+        return _load(spec, cache=cache, concurrency=concurrency, ws=ws), _name(spec)
+    from ondo.errors import NotFound
+    from ondo.llm import load_model_from_source
+    from ondo.registry import models as registry
+
+    try:
+        mv = registry.get(ws, spec)
+    except (NotFound, InvalidInput):
+        raise NotFound("judge (a model spec such as local:smollm2 or openai:gpt-4o, or a registered model)",
+                       spec, registry.names(ws)) from None
+    model = load_model_from_source(mv.api if mv.is_api else str(mv.source))
+    if cache:
+        from ondo.llm import CachedModel
+
+        model = CachedModel(model, ws)
+    return model, str(mv.ref)
+
+
 def _name(spec: Any) -> str:
     if isinstance(spec, str):
         return spec
@@ -238,8 +261,7 @@ def evaluate_mt_bench(
     if base_name is not None and names[0] == base_name and len(names) > 1:  # the baseline is never "the" model
         specs = sorted(specs, key=lambda s: _name(s) == base_name)
         names = [_name(s) for s in specs]
-    judge_model = _load(judge, cache=cache, concurrency=concurrency, ws=ws)
-    judge_name = _name(judge)
+    judge_model, judge_name = load_judge(judge, ws, cache=cache, concurrency=concurrency)
     limiter = Limiter(concurrency)
     params = {
         "suite": su.name, "mode": mode, "judge": judge_name, "models": ",".join(names), "baseline": base_name or "",
@@ -268,7 +290,10 @@ def evaluate_mt_bench(
                 continue  # a registry version, already recorded with its digest
             digest = getattr(spec, "fingerprint", None) if not isinstance(spec, str) else None
             run.record_input("model", name, digest=digest if isinstance(digest, str) else None)
-        run.record_input("model", judge_name)
+        if not (isinstance(judge, str) and not _is_spec(judge)):
+            # a registered judge is named by the judge tag only: as a model input, the registry's promotion
+            # gate would read this run's scores as the judge's own
+            run.record_input("model", judge_name)
         run.set_tags({"judge": judge_name})
     return result
 
