@@ -38,7 +38,7 @@ def test_four_processes_log_100k_points_into_one_store(
     ids = [out.strip() for out, _ in results]
     with workspace.read() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(metrics)).scalar_one()
-        per_run = dict(
+        per_run: dict[str, int] = dict(
             conn.execute(sa.select(metrics.c.run_id, sa.func.count()).group_by(metrics.c.run_id))
             .tuples()
             .all()
