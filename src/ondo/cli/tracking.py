@@ -65,7 +65,7 @@ def _show(table: Table) -> None:
         console.print(table)
         return
     natural = console.measure(table, options=console.options.update_width(100_000)).maximum
-    Console(width=max(console.width, natural)).print(table)
+    Console(file=console.file, width=max(console.width, natural)).print(table)
 
 
 def _table(
