@@ -103,3 +103,19 @@ def test_cli_agreement_on_a_pandalm_queue(pandalm: Path) -> None:
     assert from_queue["human_human"] == from_file["human_human"]
     res = runner.invoke(app, ["human", "agreement", "pandalm"])
     assert res.exit_code == 0 and "Fleiss" in res.output and "without ties" in res.output
+
+
+@pytest.mark.parametrize("rows, where", [
+    ([1], "[0]"),
+    ([{"instruction": ["q"], "response1": "a", "response2": "b"}], "instruction"),
+    ([{"instruction": "q", "response1": "a", "response2": "b", "annotator1": [1]}], "annotator1"),
+    ([{"instruction": "q", "input": {"x": 1}, "response1": "a", "response2": "b"}], "input"),
+])
+def test_cli_malformed_pair_file_is_one_line(tmp_path: Path, rows: list[Any], where: str) -> None:
+    from ondo.cli.main import app
+
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps(rows))
+    res = CliRunner().invoke(app, ["human", "agreement", "--file", str(path)])
+    assert res.exit_code == 1 and not isinstance(res.exception, TypeError)
+    assert "pairs.json[0]" in res.output and where in res.output and "Traceback" not in res.output

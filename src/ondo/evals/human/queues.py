@@ -306,15 +306,23 @@ def read_pandalm(path: str | Path) -> list[NewItem]:
     out = []
     for i, row in enumerate(data):
         where = f"{p}[{i}]"
-        for key in ("instruction", "response1", "response2"):
+        if not isinstance(row, dict):
+            raise InvalidInput(f"expected a JSON object, got {type(row).__name__}", file=where)
+        for key in ("instruction", "response1", "response2", "input"):
             if key not in row:
+                if key == "input":
+                    continue
                 raise InvalidInput("missing field", file=where, field=key)
+            if isinstance(row[key], dict | list):
+                raise InvalidInput(f"expected text, got a JSON {type(row[key]).__name__}", file=where, field=key)
+            if row[key] is not None and not isinstance(row[key], str):  # PandaLM has a bare `false` answer
+                row = {**row, key: str(row[key])}
         model_a = model_b = None
         if isinstance(row.get("cmp_key"), str) and "_" in row["cmp_key"]:
             model_a, _, model_b = row["cmp_key"].partition("_")
         votes = {}
         for k in sorted(k for k in row if k.startswith("annotator")):
-            if row[k] not in PANDALM_LABELS:
+            if not isinstance(row[k], int) or row[k] not in PANDALM_LABELS:
                 raise InvalidInput(f"label {row[k]!r} is not 0, 1 or 2", file=where, field=k)
             votes[k] = PANDALM_LABELS[row[k]]
         prompt = row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
