@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import ondo
 from ondo.cli.main import app
+from ondo.registry.times import iso
 from ondo.workspace import Workspace
 
 runner = CliRunner()
@@ -132,6 +133,26 @@ def test_user_text_is_printed_literally_never_as_markup(workspace: Workspace, tm
         assert code == 0, (args, out)
     code, out = ondo_cli("lineage", "m/1")
     assert "exp [/e]" in out and "run [bold]" in out
+
+
+def test_output_into_a_pipe_is_whole_lines(workspace: Workspace, tmp_path: Path) -> None:
+    """Without a terminal nothing is folded at 80 columns or cut to '…': reasons, digests, times stay greppable."""
+    deep = tmp_path / ("folder-with-a-rather-long-name-" * 3)
+    deep.mkdir()
+    weights = deep / "model-weights.gguf"
+    weights.write_bytes(b"GGUF\x03\x00\x00\x00weights")
+    code, out = ondo_cli("models", "register", "summarizer", weights)
+    v = ondo.models.get("summarizer/1")
+    assert code == 0 and f"registered summarizer/1  {v.digest}  (gguf: {weights})" in out.splitlines()
+    reason = "the second candidate answered every question of the held-out set more briefly than the first one"
+    code, out = ondo_cli("models", "alias", "summarizer", "production", "1", "-m", reason)
+    assert out.splitlines() == [f"summarizer@production: nothing -> 1 (set, {reason})"]
+    code, out = ondo_cli("models", "history", "summarizer", "--alias", "production")
+    event = ondo.models.history("summarizer", alias="production")[0]
+    row = next(line for line in out.splitlines() if reason in line)
+    assert "production" in row and iso(event.created_at) in row and event.actor in row
+    code, out = ondo_cli("lineage", "summarizer/1")
+    assert str(weights) in out and "…" not in out
 
 
 def test_register_errors_exit_1_and_register_nothing(workspace: Workspace, tmp_path: Path) -> None:

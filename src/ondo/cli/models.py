@@ -65,7 +65,8 @@ def register_cmd(
     if json_out:
         print_json(mv.to_dict())
         return
-    console.print(f"registered {mv.ref}  {mv.digest}  ({mv.kind}: {mv.source})", markup=False, highlight=False)
+    console.print(f"registered {mv.ref}  {mv.digest}  ({mv.kind}: {mv.source})", markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def _load_api_file(path: Path) -> dict[str, Any]:

@@ -47,4 +47,17 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
         table.add_column(c)
     for r in rows:  # cells are literal text: a '[/x]' in a name or reason is not rich markup
         table.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in r))
-    console.print(table)
+    print_whole(table)
+
+
+def print_whole(renderable: Any) -> None:
+    """On a terminal rich fits a table or tree to the window; into a pipe or a file it prints whole.
+
+    Without a terminal rich assumes 80 columns and would fold reasons, paths and times over several
+    lines or cut them to '2026-11-27T0…', which makes the output useless to grep or to copy from.
+    """
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    natural = console.measure(renderable, options=console.options.update_width(100_000)).maximum
+    Console(width=max(console.width, natural)).print(renderable)

@@ -22,6 +22,8 @@ from ondo.ids import check_alias
 from ondo.prompts.files import SPEC_SUFFIXES
 from ondo.registry.times import iso
 
+_LITERAL: dict[str, Any] = {"markup": False, "highlight": False, "soft_wrap": True}  # user text, printed as is
+
 app = typer.Typer(help="Prompt registry: versions, aliases, diff, history, rollback.", no_args_is_help=True)
 
 
@@ -69,7 +71,7 @@ def register_cmd(
     if json_out:
         print_json({**p.to_dict(), "created": new, "alias_event": None if event is None else event.to_dict()})
         return
-    console.print(f"{'registered' if new else 'unchanged, already'} {p.ref}  {p.digest}")
+    console.print(f"{'registered' if new else 'unchanged, already'} {p.ref}  {p.digest}", soft_wrap=True)
     if event is not None:
         print_event(event, False)
 
@@ -142,20 +144,20 @@ def show_cmd(ref: str = typer.Argument(..., help="summarize, summarize/2, summar
     if json_out:
         print_json({**p.to_dict(), "aliases": held})
         return
-    console.print(f"[bold]{p.ref}[/bold]  {p.digest}" + (f"  ({', '.join(held)})" if held else ""))
+    console.print(f"[bold]{p.ref}[/bold]  {p.digest}" + (f"  ({', '.join(held)})" if held else ""), soft_wrap=True)
     console.print(f"model: {p.model or '-'}   params: {json.dumps(p.params)}   variables: {', '.join(p.variables) or '-'}",
-                  markup=False, highlight=False)
+                  **_LITERAL)
     if p.tags:
-        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()), markup=False, highlight=False)
+        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()), **_LITERAL)
     if p.description:
-        console.print(f"description: {p.description}", markup=False, highlight=False)
+        console.print(f"description: {p.description}", **_LITERAL)
     console.rule()
     if p.messages is not None:
         for m in p.messages:
             console.print(f"[bold]{m['role']}[/bold]:", markup=True)
-            console.print(m["content"], markup=False, highlight=False)
+            console.print(m["content"], **_LITERAL)
     else:
-        console.print(p.template or "", markup=False, highlight=False)
+        console.print(p.template or "", **_LITERAL)
 
 
 @app.command("render")

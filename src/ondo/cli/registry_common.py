@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from ondo.aliases.events import AliasEvent
-from ondo.cli.output import JsonOption, console, print_json, print_table
+from ondo.cli.output import JsonOption, console, print_json, print_table, print_whole
 from ondo.errors import GateFailed, InvalidInput
 from ondo.registry.times import iso, to_epoch
 
@@ -60,7 +60,7 @@ def print_event(e: AliasEvent, json_out: bool) -> None:
     frm = "nothing" if e.from_version is None else f"{e.from_version}"
     to = "nothing" if e.to_version is None else f"{e.to_version}"
     console.print(f"{e.name}@{e.alias}: {frm} -> {to} ({e.action}{', ' + e.reason if e.reason else ''})",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 def print_lineage(lin: Any, json_out: bool) -> None:
@@ -68,7 +68,7 @@ def print_lineage(lin: Any, json_out: bool) -> None:
     if json_out:
         print_json(lin.to_dict())
         return
-    console.print(lin.tree())
+    print_whole(lin.tree())
 
 
 def split_alias_args(name: str, alias: str | None, version: str | None, version_opt: int | None) -> tuple[str, str, int | None]:
@@ -114,7 +114,8 @@ def run_promote(promote: Any, check: Any, ref: str, alias: str, require: list[st
         return
     print_event(e, False)
     for c in (e.details or {}).get("checks", []):
-        console.print(f"  {'ok ' if c['passed'] else 'FAILED (forced)'} {c['message']}", markup=False, highlight=False)
+        console.print(f"  {'ok ' if c['passed'] else 'FAILED (forced)'} {c['message']}", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 def run_check(check: Any, ref: str, require: list[str], json_out: bool) -> None:
@@ -241,7 +242,7 @@ def add_tag_command(app: typer.Typer, backend: ModuleType, *, noun: str, get: Ca
             print_json({"ref": v.ref, "tags": v.tags})
             return
         console.print(f"{v.ref}: " + (", ".join(f"{k}={t}" for k, t in v.tags.items()) or "(no tags)"),
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
 
     tag_cmd.__doc__ = f"Set or delete mutable tags on a {noun} version."
     app.command("tag")(tag_cmd)
