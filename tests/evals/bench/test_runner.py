@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench_fakes import FakeGenerator, FakeScorer, fake_logprob
@@ -186,17 +187,25 @@ def test_cli_tasks_show_export(shared_data: Path, workspace: Workspace, tmp_path
     assert bad.exit_code != 0 and "arc_easy" in bad.output
 
 
+@pytest.fixture
+def registered_model(workspace: Workspace, tmp_path: Path) -> Any:
+    """A registered model version whose weights are a stand-in: tests replace the loader with FakeScorer."""
+    from ondo import models
+
+    weights = tmp_path / "tiny.gguf"
+    weights.write_bytes(b"GGUF not really weights")
+    return models.register("assistant", weights)
+
+
 def test_registry_model_is_recorded_as_run_input(
-    shared_data: Path, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shared_data: Path, workspace: Workspace, registered_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--model assistant@staging`` resolves through the registry; the run records model ref and digest."""
     import ondo.llm.spec
     from ondo import models
     from ondo.tracking import get_run
 
-    weights = tmp_path / "tiny.gguf"
-    weights.write_bytes(b"GGUF not really weights")
-    mv = models.register("assistant", weights)
+    mv = registered_model
     models.set_alias("assistant", "staging", mv.version)
     loaded: list[object] = []
 
@@ -334,16 +343,14 @@ def test_fractional_limit_takes_that_share_of_documents(shared_data: Path) -> No
 
 
 def test_bench_run_feeds_the_registry_promotion_gate(
-    shared_data: Path, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shared_data: Path, workspace: Workspace, registered_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``mmlu.acc>=X`` on a model version reads the MMLU group accuracy of the bench run that evaluated it."""
     import ondo.llm.spec
     from ondo import models
     from ondo.errors import GateFailed
 
-    weights = tmp_path / "tiny.gguf"
-    weights.write_bytes(b"GGUF not really weights")
-    mv = models.register("assistant", weights)
+    mv = registered_model
     monkeypatch.setattr(ondo.llm.spec, "load_model_from_source", lambda source, **_: FakeScorer())
     res = evaluate(mv.ref, "mmlu", limit=2, num_fewshot=0, data_dir=shared_data, progress=False)
     acc = res.groups["mmlu"].metrics["acc"]
