@@ -101,3 +101,21 @@ def test_add_folder_from_shared_data(ws: Workspace, shared_data: Path, tmp_path:
     shutil.copytree(shared_data / "mt_bench", folder)
     out = _json(["data", "add", str(folder), "--name", "mt-bench", "--json"])
     assert out["files"] == len([p for p in folder.rglob("*") if p.is_file()])
+
+
+def test_user_text_is_printed_literally_not_as_markup(ws: Workspace, tmp_path: Path) -> None:
+    """A message or path holding rich markup ('[/x]', '[bold]') prints as typed, without a markup error."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"q": 1}\n', encoding="utf-8")
+    added = runner.invoke(app, ["data", "add", str(folder), "--name", "qa", "-m", "[bold]fix[/x] labels"])
+    assert added.exit_code == 0, added.output
+    (folder / "[bold]b.jsonl").write_text('{"q": 2}\n', encoding="utf-8")
+    assert runner.invoke(app, ["data", "add", str(folder), "--name", "qa"]).exit_code == 0
+
+    shown = runner.invoke(app, ["data", "show", "qa@v1"])
+    assert shown.exit_code == 0, shown.output
+    assert "[bold]fix[/x] labels" in shown.output
+    diff = runner.invoke(app, ["data", "diff", "qa@v1", "qa@v2"])
+    assert diff.exit_code == 0, diff.output
+    assert "+ [bold]b.jsonl" in diff.output

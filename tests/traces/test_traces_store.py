@@ -245,3 +245,13 @@ def test_cli_list_and_show(workspace: Workspace) -> None:
     assert runner.invoke(cli, ["traces", "list"]).exit_code == 0
     missing = runner.invoke(cli, ["traces", "show", "f" * 32])
     assert missing.exit_code != 0 and "not found" in missing.output
+
+
+def test_cli_show_prints_span_names_and_errors_literally(workspace: Workspace) -> None:
+    """A span named or failing with rich markup ('[/x]', '[bold]') prints as recorded, not as markup."""
+    with pytest.raises(ValueError), ondo.span("[bold]retrieve[/x]") as root:
+        raise ValueError("bad key [/missing]")
+    assert flush()
+    table = CliRunner().invoke(cli, ["traces", "show", root.trace_id])
+    assert table.exit_code == 0, table.output
+    assert "[bold]retrieve[/x]" in table.output and "[/missing]" in table.output

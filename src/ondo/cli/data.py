@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ondo import data
 from ondo.cli.output import JsonOption, console, print_json, print_table
@@ -42,7 +43,8 @@ def add_cmd(
         return
     verb = "added" if v.created else "unchanged:"
     extra = f", {v.bad_rows} bad rows skipped" if v.bad_rows else ""
-    console.print(f"{verb} {v.ref} {v.digest[:19]} ({v.file_count} files, {v.row_count} rows, {_size(v.size)}{extra})")
+    console.print(f"{verb} {v.ref} {v.digest[:19]} ({v.file_count} files, {v.row_count} rows, {_size(v.size)}{extra})",
+                  markup=False)
 
 
 @app.command("list")
@@ -79,8 +81,8 @@ def show_cmd(
     if as_json:
         print_json({**v.to_dict(), "files": files, "profile": prof})
         return
-    console.print(f"[bold]{v.ref}[/bold]  {v.digest}")
-    console.print(f"created {_when(v.created_at)} by {v.actor}" + (f": {v.message}" if v.message else ""))
+    console.print(f"[bold]{escape(v.ref)}[/bold]  {v.digest}")
+    console.print(f"created {_when(v.created_at)} by {v.actor}" + (f": {v.message}" if v.message else ""), markup=False)
     console.print(
         f"{v.file_count} files, {prof['rows']} rows, {_size(v.size)}, duplicate rows {prof['duplicate_rows']}, "
         f"bad rows {prof['bad_rows']}"
@@ -105,16 +107,16 @@ def show_cmd(
 
 def _print_diff(d: dict[str, Any]) -> None:
     f, r = d["files"], d["rows"]
-    console.print(f"[bold]{d['a']} -> {d['b']}[/bold]" + (f" (key: {d['key']})" if d["key"] else ""))
+    console.print(f"[bold]{escape(d['a'])} -> {escape(d['b'])}[/bold]" + (f" (key: {escape(d['key'])})" if d["key"] else ""))
     console.print(
         f"files: +{len(f['added'])} -{len(f['removed'])} ~{len(f['changed'])} ={f['unchanged']}"
     )
     for p in f["added"][:20]:
-        console.print(f"  [green]+ {p}[/green]")
+        console.print(f"  [green]+ {escape(p)}[/green]")
     for p in f["removed"][:20]:
-        console.print(f"  [red]- {p}[/red]")
+        console.print(f"  [red]- {escape(p)}[/red]")
     for p in f["changed"][:20]:
-        console.print(f"  [yellow]~ {p}[/yellow]")
+        console.print(f"  [yellow]~ {escape(p)}[/yellow]")
     console.print(f"rows: +{r['added']} -{r['removed']} ~{r['changed']} ={r['unchanged']}")
     for row in r["samples"]["added"]:
         typer.echo(f"  + {row}")
@@ -152,7 +154,7 @@ def checkout_cmd(
     if as_json:
         print_json(out)
     else:
-        console.print(f"checked out {v.ref} to {res.path} ({res.files} files, {_size(res.bytes)})")
+        console.print(f"checked out {v.ref} to {res.path} ({res.files} files, {_size(res.bytes)})", markup=False)
 
 
 @app.command("verify")
@@ -192,7 +194,7 @@ def alias_cmd(
         print_json(out)
     else:
         prev = f" (was v{e.from_version})" if e.from_version else ""
-        console.print(f"{name}@{alias} -> v{e.to_version}{prev}")
+        console.print(f"{name}@{alias} -> v{e.to_version}{prev}", markup=False)
 
 
 @app.command("history")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
+from rich.markup import escape
 from rich.tree import Tree
 
 from ondo.cli.output import JsonOption, console, print_json, print_table
@@ -68,11 +69,11 @@ def list_cmd(
 
 
 def _label(s: SpanView) -> str:
-    parts = [f"[bold]{s.name}[/bold]", f"[dim]{s.kind}[/dim]"]
+    parts = [f"[bold]{escape(s.name)}[/bold]", f"[dim]{escape(s.kind)}[/dim]"]
     if s.served_by:
-        parts.append(s.served_by + (f" (@{s.model_alias})" if s.model_alias else ""))
+        parts.append(escape(s.served_by + (f" (@{s.model_alias})" if s.model_alias else "")))
     if s.prompt_version:
-        parts.append(f"prompt {s.prompt_version}")
+        parts.append(escape(f"prompt {s.prompt_version}"))
     if s.latency_ms is not None:
         parts.append(f"{s.latency_ms:.1f} ms")
     if s.ttft_ms is not None:
@@ -81,7 +82,7 @@ def _label(s: SpanView) -> str:
         parts.append(f"tokens {s.input_tokens or 0}/{s.output_tokens or 0}")
     if s.cost_usd:
         parts.append(f"${s.cost_usd:.6f}")
-    parts.append("[green]ok[/green]" if s.status == "ok" else f"[red]error: {s.error or ''}[/red]")
+    parts.append("[green]ok[/green]" if s.status == "ok" else f"[red]error: {escape(s.error or '')}[/red]")
     return "  ".join(parts)
 
 
