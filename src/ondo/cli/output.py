@@ -60,4 +60,4 @@ def print_whole(renderable: Any) -> None:
         console.print(renderable)
         return
     natural = console.measure(renderable, options=console.options.update_width(100_000)).maximum
-    Console(width=max(console.width, natural)).print(renderable)
+    Console(file=console.file, width=max(console.width, natural)).print(renderable)

@@ -10,11 +10,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ondo.cli.output import JsonOption, console, print_json
+from ondo.cli.output import JsonOption, console, print_json, print_whole
 from ondo.client import Client
 from ondo.config import Settings
 from ondo.errors import InvalidInput, StoreError
@@ -55,19 +54,6 @@ experiments_app = typer.Typer(help="Experiments: named groups of runs.", no_args
 runs_app = typer.Typer(help="Runs: list, show, compare and delete recorded runs.", no_args_is_help=True)
 
 
-def _show(table: Table) -> None:
-    """On a terminal rich fits the table to the window; into a pipe or a file it prints whole.
-
-    Without a terminal rich assumes 80 columns and would cut ids, names and statuses to 'fini…',
-    which makes the listing useless to grep or to copy an id from.
-    """
-    if console.is_terminal:
-        console.print(table)
-        return
-    natural = console.measure(table, options=console.options.update_width(100_000)).maximum
-    Console(file=console.file, width=max(console.width, natural)).print(table)
-
-
 def _table(
     columns: list[str], rows: Any, title: str | None = None, keep: tuple[str, ...] = ("ID", "NAME")
 ) -> None:
@@ -77,7 +63,7 @@ def _table(
         table.add_column(c, no_wrap=c in keep)
     for r in rows:  # Text, not markup: a param such as '[/data]' is data, not a closing style tag
         table.add_row(*(Text("" if v is None else str(v)) for v in r))
-    _show(table)
+    print_whole(table)
 
 
 def _when(ts: float | None) -> str:
@@ -205,7 +191,7 @@ def runs_show(
         ("note", run.note or ""),
     ]:
         head.add_row(k, Text(v))
-    _show(head)
+    print_whole(head)
     if run.params:
         _table(["PARAM", "VALUE"], sorted(run.params.items()), title="params", keep=("PARAM",))
     if run.metrics:
@@ -306,7 +292,7 @@ def runs_compare(
                 *[Text("" if v is None else fmt(v)) for v in values],
                 style="bold yellow" if mark else None,
             )
-        _show(t)
+        print_whole(t)
 
     params_rows = dict(result["params"])
     for name, values in result["prompts"].items():
