@@ -93,3 +93,22 @@ def test_registered_model_version_judges_and_battles_name_it(fake_openai_server:
     info = get_run(workspace, s["run_id"])
     assert info.tags["judge"] == "referee/1"
     assert all(i.ref != "referee/1" for i in info.inputs)  # not an input: the gate must not score the judge by it
+
+
+def test_registered_versions_load_like_their_specs(workspace: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    """A registered judge gets what the same spec string would: local GGUF weights the judge's context
+    (MT-Bench prompts pass 2,048 tokens), an API model the run's connection limit."""
+    import ondo.llm
+    from ondo.evals.judge import runner
+    from ondo.registry import models as registry
+
+    weights = tmp_path / "judge.gguf"
+    weights.write_bytes(b"GGUF stand-in")
+    registry.register(workspace, "referee", source=weights)
+    registry.register(workspace, "api-referee", api={"provider": "openai-compatible", "model": "m",
+                                                      "base_url": "http://127.0.0.1:9/v1"})
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(ondo.llm, "load_model_from_source", lambda source, **opts: seen.append(opts) or object())
+    assert runner.load_judge("referee/1", workspace, cache=False, concurrency=3)[1] == "referee/1"
+    runner.load_judge("api-referee/1", workspace, cache=False, concurrency=3)
+    assert seen == [{"n_ctx": runner.LOCAL_N_CTX}, {"max_concurrency": 3}]

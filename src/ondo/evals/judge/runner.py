@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -167,7 +168,7 @@ def _resolve_model(spec: Any, su: Suite, ws: Workspace, *, cache: bool, concurre
             if run is not None:
                 run.record_input("model", mv.ref, digest=mv.digest)
             recorded.add(spec)
-            model = load_model_from_source(mv.api if mv.is_api else str(mv.source))
+            model = load_model_from_source(mv.api if mv.is_api else str(mv.source), **_version_opts(mv, concurrency))
             if cache:
                 from ondo.llm import CachedModel
 
@@ -193,12 +194,22 @@ def load_judge(spec: Any, ws: Workspace, *, cache: bool = True, concurrency: int
     except (NotFound, InvalidInput):
         raise NotFound("judge (a model spec such as local:smollm2 or openai:gpt-4o, or a registered model)",
                        spec, registry.names(ws)) from None
-    model = load_model_from_source(mv.api if mv.is_api else str(mv.source))
+    model = load_model_from_source(mv.api if mv.is_api else str(mv.source), **_version_opts(mv, concurrency))
     if cache:
         from ondo.llm import CachedModel
 
         model = CachedModel(model, ws)
     return model, str(mv.ref)
+
+
+def _version_opts(mv: Any, concurrency: int | None) -> dict[str, Any]:
+    """What ``_load`` gives a spec string, for a registered model version: an API model gets the run's
+    connection limit, local GGUF weights the ``LOCAL_N_CTX`` context (MT-Bench prompts pass 2,048 tokens)."""
+    if mv.is_api:
+        return {"max_concurrency": concurrency} if concurrency is not None else {}
+    src = Path(str(mv.source))
+    single_gguf = src.is_dir() and not (src / "config.json").exists() and len(list(src.glob("*.gguf"))) == 1
+    return {"n_ctx": LOCAL_N_CTX} if src.suffix == ".gguf" or single_gguf else {}
 
 
 def _name(spec: Any) -> str:
