@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DataError, DBAPIError, IntegrityError, OperationalError
 
 from ondo.blobs import BlobStore
 from ondo.config import Settings
@@ -24,8 +24,10 @@ from ondo.store import migrate
 T = TypeVar("T")
 
 _lock = threading.Lock()
-# driver messages that mean the store itself refuses writes, whatever the statement
-_BROKEN = ("readonly", "read-only", "disk is full", "disk i/o error", "malformed", "not a database")
+# Driver error codes that mean the store itself refuses writes, whatever the statement. Codes, not
+# message text: a PostgreSQL message quotes the user's values ("Key (name)=(readonly-x) already exists").
+_BROKEN_SQLITE = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_PERM")
+_BROKEN_PG = ("25006", "42501", "53100", "58030", "XX001", "XX002")  # read-only, no privilege, disk full, I/O, corrupt
 _cache: dict[Settings, Workspace] = {}
 
 
@@ -78,9 +80,9 @@ class Workspace:
         try:
             return engines.write_retry(self.engine, fn)
         except DBAPIError as exc:
-            text = " ".join(str(exc.orig).split())
-            if not any(m in text.lower() for m in _BROKEN):
+            if not _store_refuses_writes(exc):
                 raise
+            text = " ".join(str(exc.orig).split())
             where = (
                 self.settings.store_url.removeprefix("sqlite:///")
                 if self.settings.is_sqlite
@@ -94,6 +96,17 @@ class Workspace:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _store_refuses_writes(exc: DBAPIError) -> bool:
+    """The store cannot take writes at all; a constraint or data error is the statement's, never this."""
+    if isinstance(exc, IntegrityError | DataError):
+        return False
+    name = getattr(exc.orig, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return name.startswith(_BROKEN_SQLITE)
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and state in _BROKEN_PG
 
 
 def reset_default_cache() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,19 @@ def test_store_urls_other_than_sqlite_and_postgresql_are_refused_by_name() -> No
     pytest.importorskip("psycopg")
     # postgres:// (Heroku's spelling) is PostgreSQL through psycopg; no connection is made here
     assert engines.create_engine("postgres://u:p@127.0.0.1:1/x").url.drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize("name", ["plain-name", "readonly-name", "malformed disk is full not a database"])
+def test_a_constraint_error_is_the_statements_whatever_the_values_say(workspace: Workspace, name: str) -> None:
+    """A duplicate key stays an IntegrityError (callers retry or report a Conflict), even when the
+    clashing value holds words a broken store's message would (PostgreSQL quotes values in its message)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ondo.store.tables.core import experiments
+
+    def insert(conn: sa.Connection) -> None:
+        conn.execute(experiments.insert().values(id=uuid.uuid4().hex, name=name, created_at=1.0))
+
+    workspace.write(insert)
+    with pytest.raises(IntegrityError):
+        workspace.write(insert)
