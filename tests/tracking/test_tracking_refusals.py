@@ -25,6 +25,10 @@ from ondo.workspace import Workspace
         ({"tags": {"": "x"}}, "tag key"),
         ({"tags": "team=nlp"}, "tags must be a mapping"),
         ({"seed": "7"}, "seed must be an integer"),
+        ({"params": {"lr": "a\x00b"}}, "NUL"),
+        ({"tags": {"team": "a\x00b"}}, "NUL"),
+        ({"note": "a\x00b"}, "run note"),
+        ({"note": 5}, "run note"),
     ],
 )
 def test_a_refused_start_run_leaves_no_experiment(client: Client, kwargs: dict[str, Any], says: str) -> None:

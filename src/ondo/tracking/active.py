@@ -294,10 +294,11 @@ def start_run(
         not isinstance(name, str) or not name.strip() or len(name) > _runs.MAX_KEY or "\x00" in name
     ):
         raise InvalidInput(f"run name must be text of 1 to {_runs.MAX_KEY} characters, got {name!r:.80}")
-    for key in _runs.check_mapping(params or {}, "params"):
-        _runs.check_key(key, "param")
-    for key in _runs.check_mapping(tags or {}, "tags"):
-        _runs.check_key(key, "tag")
+    for key, value in _runs.check_mapping(params or {}, "params").items():
+        _runs.param_text(value, _runs.check_key(key, "param"))
+    for key, value in _runs.check_mapping(tags or {}, "tags").items():
+        _runs.param_text(value, _runs.check_key(key, "tag"))
+    _runs.check_note(note)
     exp_id = experiments.get_or_create(ws, exp_name)
     parent = active_run()
     all_tags = dict(tags or {})

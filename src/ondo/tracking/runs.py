@@ -232,9 +232,13 @@ def set_tags(ws: Workspace, run_id: str, values: Mapping[str, Any]) -> None:
     ws.write(_write)
 
 
-def set_note(ws: Workspace, run_id: str, text: str | None) -> None:
+def check_note(text: Any) -> None:
     if text is not None and (not isinstance(text, str) or "\x00" in text):
         raise InvalidInput(f"a run note is text without NUL characters, got {type(text).__name__}")
+
+
+def set_note(ws: Workspace, run_id: str, text: str | None) -> None:
+    check_note(text)
     ws.write(lambda conn: conn.execute(runs.update().where(runs.c.id == run_id).values(note=text)))
 
 
