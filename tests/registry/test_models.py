@@ -237,6 +237,19 @@ def test_registered_dataset_versions_are_pinned_with_their_digest(workspace: Wor
     assert lin["datasets"] == [{"ref": "qa-train/1", "digest": ds.digest, "via": ["declared"]}]
 
 
+def test_datasets_may_be_any_collection_of_references_or_one_alone(workspace: Workspace, tmp_path: Path) -> None:
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"GGUF\x03\x00\x00\x00w")
+    (tmp_path / "a.jsonl").write_text('{"q": 1}\n')
+    (tmp_path / "b.jsonl").write_text('{"q": 2}\n')
+    a, b = ondo.data.add(tmp_path / "a.jsonl", "qa"), ondo.data.add(tmp_path / "b.jsonl", "news")
+    pinned = [{"ref": "news/1", "digest": b.digest}, {"ref": "qa/1", "digest": a.digest}]
+    as_set = ondo.models.register("m", source=weights, datasets={"qa/1", "news/1"})
+    as_generator = ondo.models.register("m", source=weights, datasets=(r for r in ("qa/1", "news/1")))
+    assert sorted(as_set.datasets, key=str) == sorted(as_generator.datasets, key=str) == pinned
+    assert ondo.models.register("m", source=weights, datasets=a).datasets == [pinned[1]]
+
+
 def test_tags_on_model_versions(workspace: Workspace, tmp_path: Path) -> None:
     weights = tmp_path / "m.gguf"
     weights.write_bytes(b"GGUF\x03\x00\x00\x00w")

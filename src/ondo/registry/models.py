@@ -14,7 +14,7 @@ import builtins
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,8 +263,10 @@ def register(
     """
     check_name(name, "model name")
     tag_values = versioned.check_tags(tags)
-    if isinstance(datasets, str | Ref) or (datasets is not None and not isinstance(datasets, Sequence)):
-        datasets = [datasets]  # one dataset version alone
+    if isinstance(datasets, str | Ref | Mapping) or (datasets is not None and not isinstance(datasets, Iterable)):
+        datasets = [datasets]  # one dataset version alone (a ref, or a version object)
+    elif datasets is not None:
+        datasets = list(datasets)  # a list, tuple, set or generator of them
     if (source is None) == (api is None):
         raise InvalidInput("give exactly one of source= (local weights) or api={...} (an API model)")
     if api is not None:
