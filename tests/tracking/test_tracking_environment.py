@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
+from typing import Any
 
 from ondo.client import Client
 
@@ -41,3 +43,19 @@ def test_a_script_started_from_outside_its_repository_records_its_commit(
     info = client.get_run(proc.stdout.strip())
     assert info.git_commit == head and info.git_dirty is False
     assert info.command is not None and "train.py" in info.command
+
+
+def test_a_console_script_is_not_the_users_code(tmp_path: Path, monkeypatch: Any) -> None:
+    """`ondo eval ...` run outside any repository records no commit, not the commit of the checkout that
+    holds the virtual environment the `ondo` console script lives in."""
+    from ondo.tracking import environment
+
+    console_script = Path(sysconfig.get_path("scripts")) / "ondo"
+    assert console_script.is_file()
+    monkeypatch.chdir(tmp_path)  # tmp_path is outside the checkout
+    monkeypatch.setattr(sys, "argv", [str(console_script), "eval", "bench"])
+    assert environment.capture().git_commit is None
+    script = tmp_path / "train.py"
+    script.write_text("")
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    assert environment._script_dir() == str(tmp_path)

@@ -15,6 +15,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -81,7 +82,11 @@ def _script_dir() -> str | None:
     argv0 = sys.argv[0] if sys.argv else ""
     if not argv0 or argv0 in ("-c", "-m", "-") or not os.path.isfile(argv0):
         return None
-    return os.path.dirname(os.path.abspath(argv0))
+    folder = os.path.dirname(os.path.abspath(argv0))
+    # a console script (`ondo`, `pytest`) lives beside the interpreter: its folder is the tool's, not the user's code
+    if folder in {os.path.abspath(sysconfig.get_path("scripts")), os.path.dirname(os.path.abspath(sys.executable))}:
+        return None
+    return folder
 
 
 @functools.cache
