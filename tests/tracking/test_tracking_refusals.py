@@ -99,6 +99,10 @@ def test_values_and_steps_the_store_cannot_hold_are_refused_when_logged(client: 
         with pytest.raises(ondo.InvalidInput, match="64 bits"):
             run.log_metrics({"also_good": 2.0}, step=-(2**64))
         run.log_metric("edge", 3, step=2**63 - 1)
+        with pytest.raises(ondo.InvalidInput, match=r"'edge'.*64 bits"):
+            run.log_metric("edge", 4)  # the automatic next step is past 64 bits too
+        with pytest.raises(ondo.InvalidInput, match="an integer of 16610 bits"):
+            run.log_metric("huge", 10**5000)  # too long for Python to print: described by its size
     info = client.get_run(run.id)
     assert info.status == "finished"
     assert info.metrics == {"edge": 3.0, "good": 1.0}
@@ -112,6 +116,7 @@ def test_values_and_steps_the_store_cannot_hold_are_refused_when_logged(client: 
         ({"name": 5}, "run name"),
         ({"name": "nul\x00inside"}, "run name"),
         ({"seed": 2**70}, "64 bits"),
+        ({"seed": 10**5000}, "64 bits"),
     ],
 )
 def test_run_names_and_seeds_the_store_cannot_hold_are_refused(

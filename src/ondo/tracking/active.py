@@ -68,10 +68,15 @@ def _metric_value(key: str, value: Any) -> float:
 
 def _too_large(key: str, value: Any) -> InvalidInput:
     """An int past float range is refused when logged, not when its batch is written."""
+    return InvalidInput(f"metric '{key}': value {_int_text(value)} is too large for a float")
+
+
+def _int_text(value: Any) -> str:
+    """A number for a message: an int too long to print (Python refuses past 4,300 digits) by its size."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"(an integer of {value.bit_length()} bits)"
     text = repr(value)
-    return InvalidInput(
-        f"metric '{key}': value {text[:40]}{'...' if len(text) > 40 else ''} is too large for a float"
-    )
+    return text[:40] + ("..." if len(text) > 40 else "")
 
 
 # steps are stored as 64-bit integers; a larger one would fail the whole batch at write time
@@ -94,7 +99,7 @@ def _as_step(key: str, step: Any) -> int:
     except TypeError:
         raise InvalidInput(f"metric '{key}': step {step!r} is not an integer") from None
     if not -MAX_STEP <= s <= MAX_STEP:
-        raise InvalidInput(f"metric '{key}': step {s} does not fit in 64 bits")
+        raise InvalidInput(f"metric '{key}': step {_int_text(s)} does not fit in 64 bits")
     return s
 
 
@@ -156,6 +161,8 @@ class Run:
             raise _too_large(key, value) from None
         if step is None:
             step = self._next_step.get(key, 0)
+            if step > MAX_STEP:
+                step = _as_step(key, step)  # the step after MAX_STEP: refused like an explicit one
         elif type(step) is not int or not -MAX_STEP <= step <= MAX_STEP:
             step = _as_step(key, step)
         self._next_step[key] = step + 1
@@ -289,7 +296,7 @@ def start_run(
         except TypeError:
             raise InvalidInput(f"seed must be an integer, got {seed!r}") from None
         if not -MAX_STEP <= seed <= MAX_STEP:
-            raise InvalidInput(f"seed {seed} does not fit in 64 bits")
+            raise InvalidInput(f"seed {_int_text(seed)} does not fit in 64 bits")
     if name is not None and (
         not isinstance(name, str) or not name.strip() or len(name) > _runs.MAX_KEY or "\x00" in name
     ):
