@@ -1,7 +1,7 @@
 """Arena ratings from battles: online Elo and Bradley-Terry, with bootstrap intervals and ranks.
 
 The formulas follow FastChat's ``fastchat/serve/monitor/elo_analysis.py``: online Elo with K=4,
-base 10, scale 400, initial 1000 (``compute_elo``, the leaderboard's Elo rating); Bradley-Terry fitted by maximum likelihood with a
+base 10, scale 400, initial 1000 (``compute_elo``); Bradley-Terry fitted by maximum likelihood with a
 tie counted as half a win for each side (``compute_elo_mle_with_tie``: L-BFGS over the unique
 (model_a, model_b, outcome) rows weighted by their counts), put on the Elo scale and shifted so an
 anchor model has a chosen rating; bootstrap intervals with a fixed seed (``get_bootstrap_result``;
@@ -166,13 +166,8 @@ def ranks_by_overlap(lows: dict[str, float], highs: dict[str, float]) -> dict[st
 
 def leaderboard(battles: Sequence[Match], system: str = "bt", anchor: tuple[str, float] | None = None,
                 rounds: int = 100, seed: int = 42) -> list[LeaderboardRow]:
-    """FastChat's leaderboard table: rating (BT: the full-data MLE; Elo: online Elo over the battles in the
-    order given, as the Chatbot Arena notebook reports it), 95% bootstrap interval, battles played, rank by
-    interval overlap; sorted by rating.
-
-    An Elo rating is the exact K=4 online update anyone can recompute by hand from the battle log; the
-    bootstrap (resampled, reshuffled battles) only gives its interval. (FastChat's elo_analysis shows the
-    bootstrap median instead, a number that depends on the random resamples.)"""
+    """FastChat's leaderboard table: rating (BT: full-data MLE; Elo: bootstrap median), 95% interval,
+    battles played, rank by interval overlap; sorted by rating."""
     if system not in SYSTEMS:
         raise ValueError(f"unknown rating system {system!r}; use one of {', '.join(SYSTEMS)}")
     if not battles:
@@ -181,10 +176,7 @@ def leaderboard(battles: Sequence[Match], system: str = "bt", anchor: tuple[str,
     if system == "bt":
         final = compute_bt(battles, anchor=anchor)
     else:
-        final = compute_elo(battles)
-        if anchor is not None and anchor[0] in final:
-            shift = anchor[1] - final[anchor[0]]
-            final = {m: r + shift for m, r in final.items()}
+        final = dict(zip(models, np.nanmedian(boot, axis=0).tolist(), strict=True))
     lows = dict(zip(models, np.nanquantile(boot, 0.025, axis=0).tolist(), strict=True))
     highs = dict(zip(models, np.nanquantile(boot, 0.975, axis=0).tolist(), strict=True))
     counts = dict.fromkeys(models, 0)
