@@ -87,17 +87,14 @@ def add(
     root = Path(path).expanduser().absolute()
     if not root.exists():
         raise InvalidInput(f"no such file or folder: {given}")
-    is_dir = root.is_dir()
-    # the stat cache and the previous version are read from the store while the folder is listed
-    with ThreadPoolExecutor(1, thread_name_prefix="ondo-lookup") as lookup:
-        cached = lookup.submit(statcache.lookup, ws, str(root), is_dir)
-        files = scan(root, ws.settings.home)
-        cache = cached.result()
+    files = scan(root, ws.settings.home)
     if not files:
         raise InvalidInput(f"{given} holds no files to add")
+    is_dir = root.is_dir()
     with ws.read() as conn:
         base_row = repo.latest(conn, name)
     base = load_manifest(ws.blobs, base_row.digest).by_path() if base_row else {}
+    cache = statcache.lookup(ws, str(root), is_dir)
 
     entries: dict[str, FileEntry] = {}
     to_cache: list[tuple[str, os.stat_result, str, int]] = []
