@@ -169,14 +169,23 @@ def _from_string(source: str, **opts: Any) -> Model:
     if source.startswith(("http://", "https://")) or source.split(":", 1)[0] in SCHEMES:
         return load_model(source, **opts)
     path = Path(source).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
-        return load_local(str(path), **opts)
+    gguf = gguf_of(path)
+    if gguf is not None:
+        return load_local(str(gguf), **opts)
     if path.is_dir():
-        gguf = sorted(path.glob("*.gguf"))
-        if not (path / "config.json").exists() and len(gguf) == 1:
-            return load_local(str(gguf[0]), **opts)
         return load_model(f"hf:{path}", **opts)
     raise NotFound("model source", source, [])
+
+
+def gguf_of(path: Path) -> Path | None:
+    """The GGUF file a local weights path stands for (loaded by llama.cpp), or None: a ``.gguf`` file, or
+    a folder holding exactly one and no Hugging Face ``config.json``."""
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    if path.is_dir() and not (path / "config.json").exists():
+        found = sorted(path.glob("*.gguf"))
+        return found[0] if len(found) == 1 else None
+    return None
 
 
 _instances: dict[tuple[Any, ...], Any] = {}

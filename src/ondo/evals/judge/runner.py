@@ -205,11 +205,11 @@ def load_judge(spec: Any, ws: Workspace, *, cache: bool = True, concurrency: int
 def _version_opts(mv: Any, concurrency: int | None) -> dict[str, Any]:
     """What ``_load`` gives a spec string, for a registered model version: an API model gets the run's
     connection limit, local GGUF weights the ``LOCAL_N_CTX`` context (MT-Bench prompts pass 2,048 tokens)."""
+    from ondo.llm.spec import gguf_of
+
     if mv.is_api:
         return {"max_concurrency": concurrency} if concurrency is not None else {}
-    src = Path(str(mv.source))
-    single_gguf = src.is_dir() and not (src / "config.json").exists() and len(list(src.glob("*.gguf"))) == 1
-    return {"n_ctx": LOCAL_N_CTX} if src.suffix == ".gguf" or single_gguf else {}
+    return {"n_ctx": LOCAL_N_CTX} if gguf_of(Path(str(mv.source)).expanduser()) is not None else {}
 
 
 def _name(spec: Any) -> str:
