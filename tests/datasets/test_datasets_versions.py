@@ -12,6 +12,7 @@ import pytest
 from dataset_files import age, blob_digests, write_jsonl
 
 import ondo
+from ondo.datasets import ingest
 from ondo.datasets import versions as versions_mod
 from ondo.datasets.manifest import Manifest
 from ondo.datasets.packs import RowList, load_rows
@@ -123,7 +124,10 @@ def test_racy_file_is_rehashed(ws: Workspace, tmp_path: Path) -> None:
     "edit",
     ["change", "insert_front", "delete_middle", "append", "insert_middle"],
 )
-def test_one_row_change_stores_one_new_row(ws: Workspace, tmp_path: Path, edit: str, newline: str) -> None:
+def test_one_row_change_stores_one_new_row(
+    ws: Workspace, tmp_path: Path, edit: str, newline: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 1024)  # five groups, so an edit lands among several
     rows = [{"id": i, "q": f"question {i}", "a": "x" * (i % 17)} for i in range(5000)]
     src = write_jsonl(tmp_path / "qa.jsonl", rows, newline)
     age(src)

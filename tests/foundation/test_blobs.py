@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ondo.blobs import BlobStore, digest_file
+from ondo.blobs import BlobStore, digest_bytes, digest_file, pack_name
 
 
 def test_put_and_get_bytes_is_content_addressed(tmp_path: Path) -> None:
@@ -29,6 +29,21 @@ def test_put_file_stores_identical_content_once(tmp_path: Path) -> None:
     out = tmp_path / "out" / "copy.bin"
     store.get_file(digest_file(a), out)
     assert out.read_bytes() == a.read_bytes()
+
+
+def test_a_pack_is_named_by_its_members_in_order(tmp_path: Path) -> None:
+    a, b = digest_bytes(b"aa"), digest_bytes(b"bbb")
+    assert pack_name([(a, 2), (b, 3)]) == pack_name([(a, 2), (b, 3)])
+    names = {pack_name([(a, 2), (b, 3)]), pack_name([(b, 3), (a, 2)]), pack_name([(a, 2)]), pack_name([(a, 2), (b, 4)])}
+    assert len(names) == 4  # order, membership and sizes all change the name
+    store = BlobStore(str(tmp_path / "blobs"))
+    name = pack_name([(a, 2), (b, 3)])
+    assert name.startswith("pack:") and store.put_bytes(b"aabbb", name) == name
+    assert store.get_bytes(name) == b"aabbb" and store.verify(name)  # a pack is checked through its members
+    assert store.path_of(name).startswith(f"{store.root}/pack/")
+    assert list(store.iter_digests()) == [name]
+    with pytest.raises(ValueError, match="not a sha256 digest"):
+        pack_name([(name, 5)])
 
 
 def test_verify_detects_corruption_and_absence(tmp_path: Path) -> None:

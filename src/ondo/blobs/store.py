@@ -3,6 +3,13 @@
 Blobs are named by ``sha256:<hex>`` and laid out as ``<root>/sha256/ab/cdef...``. Writes go
 to a temporary name and are renamed into place, so a reader never sees half a blob and
 a killed writer leaves only a temporary file. Identical content is stored once.
+
+A *pack* (``pack:<hex>``, under ``<root>/pack/``) is many blobs written back to back as one
+file. It is named by the sha256 of its member list (each member's digest and size, in order),
+as git names its pack files by the objects in them, not by the pack's bytes: the members are
+hashed anyway, and hashing the whole pack a second time cost as much again. The name still
+fixes the content (equal names mean equal members, so equal bytes), so identical packs are
+stored once; a pack is checked through its members (``pack_name`` and the members' digests).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import hashlib
 import mmap
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,9 +39,29 @@ def digest_file(path: str | os.PathLike[str]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _hex(digest: str) -> str:
+def pack_name(members: Iterable[tuple[str, int]]) -> str:
+    """The name of the pack holding blobs with these (digest, size), in this order."""
+    h = hashlib.sha256(b"ondo pack 1\n")
+    for digest, size in members:
+        h.update(bytes.fromhex(_hex(digest)))
+        h.update(size.to_bytes(8, "little"))
+    return "pack:" + h.hexdigest()
+
+
+def is_pack(name: str) -> bool:
+    return name.startswith("pack:")
+
+
+def _split(digest: str) -> tuple[str, str]:
     algo, _, hexpart = digest.partition(":")
-    if algo != "sha256" or len(hexpart) != 64:
+    if algo not in ("sha256", "pack") or len(hexpart) != 64:
+        raise ValueError(f"not a sha256 digest or pack name: {digest!r}")
+    return algo, hexpart
+
+
+def _hex(digest: str) -> str:
+    algo, hexpart = _split(digest)
+    if algo != "sha256":
         raise ValueError(f"not a sha256 digest: {digest!r}")
     return hexpart
 
@@ -48,14 +75,15 @@ class BlobStore:
         self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
 
     def path_of(self, digest: str) -> str:
-        h = _hex(digest)
-        return f"{self.root}/sha256/{h[:2]}/{h[2:]}"
+        algo, h = _split(digest)
+        return f"{self.root}/{algo}/{h[:2]}/{h[2:]}"
 
     def exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self.path_of(digest)))
 
-    def put_bytes(self, data: bytes) -> str:
-        digest = digest_bytes(data)
+    def put_bytes(self, data: bytes, digest: str | None = None) -> str:
+        """Store ``data`` under its digest, or under ``digest`` (a pack name, or a digest already computed)."""
+        digest = digest or digest_bytes(data)
         if not self.exists(digest):
             self._write_atomic(digest, lambda f: f.write(data))
         return digest
@@ -89,7 +117,10 @@ class BlobStore:
         os.replace(tmp, dest)
 
     def verify(self, digest: str) -> bool:
-        """Re-hash a stored blob; False when missing or corrupted."""
+        """Re-hash a stored blob; False when missing or corrupted. A pack is checked through its
+        members (``pack_name``): this says only whether it is there."""
+        if is_pack(digest):
+            return self.exists(digest)
         h = hashlib.sha256()
         try:
             with self.open(digest) as f:
@@ -100,14 +131,16 @@ class BlobStore:
         return h.hexdigest() == _hex(digest)
 
     def iter_digests(self) -> Iterator[str]:
-        base = f"{self.root}/sha256"
-        if not self.fs.exists(base):
-            return
-        for p in self.fs.find(base):
-            parts = str(p).rstrip("/").split("/")
-            if ".tmp-" in parts[-1]:
+        """Every stored blob and pack."""
+        for algo in ("sha256", "pack"):
+            base = f"{self.root}/{algo}"
+            if not self.fs.exists(base):
                 continue
-            yield "sha256:" + parts[-2] + parts[-1]
+            for p in self.fs.find(base):
+                parts = str(p).rstrip("/").split("/")
+                if ".tmp-" in parts[-1]:
+                    continue
+                yield f"{algo}:" + parts[-2] + parts[-1]
 
     def _write_atomic(self, digest: str, write: Any) -> None:
         final = self.path_of(digest)

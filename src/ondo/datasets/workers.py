@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ondo.blobs import pack_name
 from ondo.datasets.rows import DIALECTS, BadRow, json_loader, json_reason, parse_delimited_row
 
 # Below these sizes forking costs more than it saves.
@@ -69,7 +70,7 @@ def store_files(url: str, paths: list[str], small: int) -> tuple[list[tuple[str,
                 digest = "sha256:" + hashlib.sha256(data).hexdigest()
                 off = seen.get(digest)
                 if off is None:
-                    off = seen[digest] = pack.add(data)
+                    off = seen[digest] = pack.add(data, digest)
                 out.append((digest, len(data), at, off))
             else:
                 digest = store_whole(blobs, p)
@@ -80,12 +81,13 @@ def store_files(url: str, paths: list[str], small: int) -> tuple[list[tuple[str,
 
 
 class _PackWriter:
-    """Appends files to one new blob, hashing as it writes (no second pass, no big buffer)."""
+    """Appends files to one new pack, named by its members (``blobs.pack_name``): the pack's
+    bytes are not hashed a second time."""
 
     def __init__(self, blobs: Any) -> None:
         self.blobs = blobs
         self.size = 0
-        self.hash = hashlib.sha256()
+        self.members: list[tuple[str, int]] = []
         self.parts: list[bytes] = []
         self.tmp: str | None = None
         self.f: Any = None
@@ -95,24 +97,25 @@ class _PackWriter:
             self.tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
             self.f = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/discard
 
-    def add(self, data: bytes) -> int:
+    def add(self, data: bytes, digest: str) -> int:
+        """Append ``data`` (whose digest is ``digest``); returns its offset in the pack."""
         off = self.size
         if self.f is not None:
             self.f.write(data)
-            self.hash.update(data)
         else:
             self.parts.append(data)
+        self.members.append((digest, len(data)))
         self.size += len(data)
         return off
 
     def finish(self) -> str | None:
+        if not self.members:
+            return None
+        digest = pack_name(self.members)
         if self.f is None:
-            return self.blobs.put_bytes(b"".join(self.parts)) if self.parts else None
+            return self.blobs.put_bytes(b"".join(self.parts), digest)
         self.f.close()
         self.f = None
-        if self.size == 0:
-            return None
-        digest = "sha256:" + self.hash.hexdigest()
         final = self.blobs.path_of(digest)
         assert self.tmp is not None
         if os.path.exists(final):
@@ -165,18 +168,15 @@ def _scan_clean_json(lines: list[bytes], out: LineScan) -> bool:
     """The common case, with no Python code per line: LF-only lines (the caller saw no CR), none
     blank, each one a JSON object. Every line is still parsed on its own (``map`` over the parser), so what passes here
     is exactly what the line-by-line loop accepts. False (and ``out`` untouched) sends the run
-    to that loop, which finds and reports the odd lines."""
-    if not all(lines) or any(map(bytes.isspace, lines)):
-        return False
+    to that loop, which finds and reports the odd lines. A blank or whitespace-only line fails
+    to parse, so it needs no check of its own."""
     loads, json_errors = json_loader()
     try:
-        objs = list(map(loads, lines))
-    except json_errors:
+        # each parsed row is dropped as soon as its keys are taken: holding a million dicts cost
+        # half a gigabyte and the page faults to get it; dict.keys refuses anything but an object
+        keysets = dict.fromkeys(map(tuple, map(dict.keys, map(loads, lines))))
+    except (*json_errors, TypeError):
         return False
-    if objs and set(map(type, objs)) != {dict}:
-        return False
-    keysets = dict.fromkeys(map(tuple, objs))
-    del objs
     sha = hashlib.sha256
     out.digests = b"".join(map(_digest_of, map(sha, lines)))
     out.lens = np.fromiter(map(len, lines), np.int64, len(lines)).tobytes()
