@@ -171,7 +171,7 @@ def _scan_clean_json(lines: list[bytes], out: LineScan) -> bool:
     to that loop, which finds and reports the odd lines. A blank or whitespace-only line fails
     to parse, so it needs no check of its own."""
     loads, json_errors = json_loader()
-    refused = (*json_errors, TypeError)
+    refused: tuple[type[Exception], ...] = (*json_errors, TypeError)
     try:
         # each parsed row is dropped as soon as its keys are taken: holding a million dicts cost
         # half a gigabyte and the page faults to get it; dict.keys refuses anything but an object
