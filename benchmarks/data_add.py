@@ -8,7 +8,15 @@ re-links workspace files into its cache). Dirty pages are flushed (``sync``) bef
 step, so neither tool pays for the other's (or the generator's) writes. Prints times, ratios and
 the bytes each stored anew.
 
-    .venv/bin/python benchmarks/data_add.py              # full size
+Noise. On a virtual machine whose balloon driver hands freed memory back to the host
+(virtio-balloon free page reporting, as on this project's machines; DAMON reclaims idle page
+cache there too), touching memory again is slow at times: writing 1.2 GB took 2.7-3.3 s right
+after a pause and 0.3-0.6 s when the same memory had been used a moment before. Both tools write
+about 1.2 GB, so one run measures the host as much as the tool. The pair of runs is therefore
+repeated (``--repeat``, fresh copies of the data each time, the tools in turns) and the report
+gives each run and the medians.
+
+    .venv/bin/python benchmarks/data_add.py              # full size, three rounds
     .venv/bin/python benchmarks/data_add.py --scale 0.01 # a quick run
 """
 
@@ -19,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -150,58 +159,80 @@ def bench_dvc(data: Path, repo: Path) -> dict[str, Any]:
             "version": subprocess.run([dvc, "--version"], capture_output=True, text=True).stdout.strip()}
 
 
+def bench_round(master: Path, folder: Path, skip_dvc: bool) -> dict[str, Any]:
+    """ondo then dvc, each on its own fresh copy of the generated data."""
+    ondo_data = folder / "ondo" / "data"
+    shutil.copytree(master, ondo_data)
+    o = bench_ondo(ondo_data, folder / "ondo" / "home")
+    print(f"  ondo: {o}", flush=True)
+    d = None
+    if not skip_dvc:
+        repo = folder / "dvc-repo"
+        repo.mkdir()
+        shutil.copytree(master, repo / "data")
+        d = bench_dvc(repo / "data", repo)
+        print(f"  dvc: {d}", flush=True)
+    floor = write_floor(folder, o["stored_first_bytes"])
+    shutil.rmtree(folder, ignore_errors=True)
+    out: dict[str, Any] = {"ondo": o, "dvc": d, "write_floor_s": floor,
+                           "ondo_readd_fraction_of_first": o["readd_s"] / o["first_s"]}
+    if d:
+        out["first_add_speedup_vs_dvc"] = d["first_s"] / o["first_s"]
+        out["readd_speedup_vs_dvc"] = d["readd_s"] / o["readd_s"]
+    return out
+
+
+def print_rounds(rounds: list[dict[str, Any]]) -> dict[str, float]:
+    """A line per round and the medians; returns the medians."""
+    med: dict[str, float] = {}
+    cols = [("ondo first add (s)", lambda r: r["ondo"]["first_s"]),
+            ("dvc first add (s)", lambda r: r["dvc"]["first_s"] if r["dvc"] else float("nan")),
+            ("ondo / dvc", lambda r: r.get("first_add_speedup_vs_dvc", float("nan"))),
+            ("ondo re-add (s)", lambda r: r["ondo"]["readd_s"]),
+            ("re-add / first add (%)", lambda r: 100 * r["ondo_readd_fraction_of_first"]),
+            ("dvc re-add (s)", lambda r: r["dvc"]["readd_s"] if r["dvc"] else float("nan")),
+            ("write its bytes (s)", lambda r: r["write_floor_s"])]
+    print()
+    print(f"{'round':8}" + "".join(f"{name:>24}" for name, _ in cols))
+    for i, r in enumerate(rounds, 1):
+        print(f"{i:<8}" + "".join(f"{get(r):>24.3f}" for _, get in cols))
+    for name, get in cols:
+        med[name] = statistics.median(get(r) for r in rounds)
+    print(f"{'median':8}" + "".join(f"{med[name]:>24.3f}" for name, _ in cols))
+    o, d = rounds[-1]["ondo"], rounds[-1]["dvc"]
+    print(f"stored by the re-add: ondo {o['stored_new_bytes']:,} B (new rows stored: {o['new_rows_stored']}), "
+          f"dvc {d['stored_new_bytes']:,} B" if d else f"stored by the re-add: ondo {o['stored_new_bytes']:,} B")
+    if d:
+        print(f"first add: ondo is {med['ondo / dvc']:.1f}x faster than dvc, median of rounds (target >= 3x)")
+    print(f"ondo re-add took {med['re-add / first add (%)']:.1f}% of its first add, median (target < 5%)")
+    return med
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (1 GB, 10k files, 1M rows)")
     ap.add_argument("--workdir", default=None, help="where to put the temporary data (default: system temp)")
-    ap.add_argument("--keep", action="store_true", help="keep the generated data")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of (ondo, dvc) on fresh copies (see above)")
     ap.add_argument("--skip-dvc", action="store_true", help="time ondo only")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="ondo-bench-data-", dir=args.workdir))
     try:
-        ondo_data = tmp / "ondo" / "data"
-        ondo_data.mkdir(parents=True)
+        master = tmp / "generated"
+        master.mkdir()
         t = time.perf_counter()
-        shape = generate(ondo_data, args.scale)
+        shape = generate(master, args.scale)
         print(f"generated {shape} in {time.perf_counter() - t:.1f}s", flush=True)
-        dvc_repo = tmp / "dvc-repo"
-        if not args.skip_dvc:
-            dvc_repo.mkdir()
-            shutil.copytree(ondo_data, dvc_repo / "data")
-        o = bench_ondo(ondo_data, tmp / "ondo" / "home")
-        print(f"ondo: {o}", flush=True)
-        d = None if args.skip_dvc else bench_dvc(dvc_repo / "data", dvc_repo)
-        if d:
-            print(f"dvc: {d}", flush=True)
-        floor = write_floor(tmp, o["stored_first_bytes"])
-        print(f"writing {o['stored_first_bytes']:,} bytes to one file: {floor:.2f}s", flush=True)
-        report: dict[str, Any] = {"scale": args.scale, "shape": shape, "ondo": o, "dvc": d,
-                                  "write_floor_s": floor, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-                                  "load_average": os.getloadavg()}
-        if d:
-            report["first_add_speedup_vs_dvc"] = d["first_s"] / o["first_s"]
-            report["readd_speedup_vs_dvc"] = d["readd_s"] / o["readd_s"]
-        report["ondo_readd_fraction_of_first"] = o["readd_s"] / o["first_s"]
-        print()
-        print(f"{'':28}{'ondo':>12}{'dvc':>12}")
-        rows = [("first add (s)", "first_s", "{:.2f}"), ("re-add after 1 row (s)", "readd_s", "{:.3f}"),
-                ("stored by first add (MB)", "stored_first_bytes", "{:.1f}"),
-                ("stored by re-add (bytes)", "stored_new_bytes", "{:,}")]
-        print(f"{'write the same bytes (s)':28}{floor:>12.2f}{'':>12}")
-        for label, key, fmt in rows:
-            scale = 1e6 if "MB" in label else 1
-            ov = fmt.format(o[key] / scale if scale != 1 else o[key])
-            dv = fmt.format(d[key] / scale if scale != 1 else d[key]) if d else "-"
-            print(f"{label:28}{ov:>12}{dv:>12}")
-        if d:
-            print(f"first add: ondo is {report['first_add_speedup_vs_dvc']:.1f}x faster than dvc (target >= 3x)")
-        print(f"ondo re-add took {100 * report['ondo_readd_fraction_of_first']:.1f}% of its first add (target < 5%); "
-              f"new rows stored: {o['new_rows_stored']} (target 1)")
+        rounds = []
+        for i in range(max(1, args.repeat)):
+            print(f"round {i + 1}:", flush=True)
+            rounds.append(bench_round(master, tmp / f"round{i + 1}", args.skip_dvc))
+        medians = print_rounds(rounds)
+        report = {"scale": args.scale, "shape": shape, "rounds": rounds, "medians": medians,
+                  "cpus": os.cpu_count(), "python": sys.version.split()[0], "load_average": os.getloadavg()}
         print(json.dumps(report))
     finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

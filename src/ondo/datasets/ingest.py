@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ondo.blobs import BlobStore, digest_bytes
+from ondo.blobs.direct import DirectAppender
 from ondo.datasets.manifest import FileEntry
 from ondo.datasets.packs import CHUNK_ROWS, Group, RowIndex, RowList, load_group, load_index
 from ondo.datasets.rows import (
@@ -51,10 +52,14 @@ def store_whole(blobs: BlobStore, path: str) -> str:
     tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(_READ):
-                h.update(chunk)
-                dst.write(chunk)
+        with open(path, "rb") as src:
+            dst = DirectAppender(tmp)  # past the page cache: see blobs.direct
+            try:
+                while chunk := src.read(_READ):
+                    h.update(chunk)
+                    dst.write(chunk)
+            finally:
+                dst.close()
         digest = "sha256:" + h.hexdigest()
         final = blobs.path_of(digest)
         if os.path.exists(final):

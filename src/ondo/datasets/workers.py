@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ondo.blobs import pack_name
+from ondo.blobs.direct import DirectAppender
 from ondo.datasets.rows import DIALECTS, BadRow, json_loader, json_reason, parse_delimited_row
 
 # Below these sizes forking costs more than it saves.
@@ -95,7 +96,7 @@ class _PackWriter:
             tmp_dir = os.path.join(blobs.root, "tmp")
             os.makedirs(tmp_dir, exist_ok=True)
             self.tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
-            self.f = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/discard
+            self.f = DirectAppender(self.tmp)  # closed in finish/discard; see blobs.direct for why
 
     def add(self, data: bytes, digest: str) -> int:
         """Append ``data`` (whose digest is ``digest``); returns its offset in the pack."""
