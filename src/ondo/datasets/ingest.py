@@ -10,7 +10,7 @@ import mmap
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,11 +126,13 @@ def ingest_text_rows(
     display: str,
     base: FileEntry | None,
     skip_bad: bool,
+    digest: Future[str] | None = None,
 ) -> FileEntry:
-    """Store a JSONL/CSV/TSV file as rows; ``base`` is the same path in the previous version."""
+    """Store a JSONL/CSV/TSV file as rows; ``base`` is the same path in the previous version;
+    ``digest``: the sha256 of ``data``, already being computed (see ``start_digest``)."""
     # The file's digest is computed on another core while the rows are matched (hashlib lets go of the GIL).
     with ThreadPoolExecutor(1, thread_name_prefix="ondo-digest") as hasher:
-        pending = hasher.submit(digest_bytes, data)
+        pending = digest or hasher.submit(digest_bytes, data)
         entry = _ingest_text_rows(
             blobs, data=data, rel=rel, fmt=fmt, display=display, base=base, skip_bad=skip_bad,
             data_digest=pending.result,

@@ -14,7 +14,7 @@ import mmap
 import os
 import time
 from collections import OrderedDict
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from ondo.datasets import repository as repo
 from ondo.datasets.ingest import ingest_parquet, ingest_text_rows
 from ondo.datasets.manifest import SMALL_FILE, FileEntry, Manifest
 from ondo.datasets.repository import VersionRow
+from ondo.datasets.rows import TEXT_FORMATS, FileBytes
 from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
     MIN_PARALLEL_BYTES,
@@ -94,6 +95,41 @@ def add(
     with ws.read() as conn:
         base_row = repo.latest(conn, name)
     base = load_manifest(ws.blobs, base_row.digest).by_path() if base_row else {}
+    hasher = ThreadPoolExecutor(1, thread_name_prefix="ondo-digest")
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
+    try:
+        early = _start_digests(hasher, files, base)
+        return _add_scanned(ws, root, given, name, files, is_dir, base, early, message, skip_bad_rows)
+    finally:
+        hasher.shutdown(wait=True, cancel_futures=True)
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _start_digests(
+    hasher: ThreadPoolExecutor, files: list[ScannedFile], base: dict[str, FileEntry]
+) -> dict[str, tuple[FileBytes, Future[str]]]:
+    """Row files of the previous version whose size changed are surely changed: map each and start
+    its sha256 now, on another core, while the stat cache is read and the other files are checked
+    (on a re-add after a small edit of a big file, that hash is most of the work)."""
+    out: dict[str, tuple[FileBytes, Future[str]]] = {}
+    for f in files:
+        b = base.get(f.rel)
+        if b is not None and f.fmt in TEXT_FORMATS and _readds_rows(f, b) and b.size != f.st.st_size:
+            try:
+                data = _map_file(f.abs)
+            except (FileNotFoundError, ValueError):
+                continue  # gone, or emptied: left to the add proper, which reports it
+            out[f.rel] = (data, hasher.submit(digest_bytes, data))
+    return out
+
+
+def _add_scanned(
+    ws: Workspace, root: Path, given: str, name: str, files: list[ScannedFile], is_dir: bool,
+    base: dict[str, FileEntry], early: dict[str, tuple[FileBytes, Future[str]]], message: str | None,
+    skip_bad_rows: bool,
+) -> tuple[VersionRow, bool]:
     cache = statcache.lookup(ws, str(root), is_dir)
 
     entries: dict[str, FileEntry] = {}
@@ -124,8 +160,6 @@ def add(
                 to_store.append(f)
 
     new_locations: dict[str, locations.Location] = {}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
     pool = _whole_file_pool(ws, to_store)
     try:
         futures = [
@@ -135,7 +169,7 @@ def add(
         for f, b in row_files:  # meanwhile, in this process
             at = time.time_ns()
             display = os.path.join(given, f.rel) if is_dir else given
-            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows)
+            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows, early.get(f.rel))
             entries[f.rel] = entry
             to_cache.append((f.abs, f.st, entry.digest, at))
         for batch, fut in futures:
@@ -153,8 +187,6 @@ def add(
         raise
     finally:
         pool.shutdown(wait=True)
-        if gc_was_enabled:
-            gc.enable()
 
     manifest = Manifest([entries[f.rel] for f in files])
     data = manifest.encode()
@@ -221,16 +253,23 @@ def _batches(files: list[ScannedFile]) -> list[list[ScannedFile]]:
 
 
 def _ingest_row_file(
-    blobs: BlobStore, f: ScannedFile, base: FileEntry | None, display: str, skip_bad: bool
+    blobs: BlobStore, f: ScannedFile, base: FileEntry | None, display: str, skip_bad: bool,
+    early: tuple[FileBytes, Future[str]] | None = None,
 ) -> FileEntry:
     if f.fmt == "parquet":
         return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base)
-    try:
-        data = _map_file(f.abs) if _readds_rows(f, base) else _read_file(f.abs)
-    except FileNotFoundError:
-        raise InvalidInput("file disappeared while it was being added", file=display) from None
+    digest: Future[str] | None = None
+    if early is not None:
+        data, digest = early
+    else:
+        try:
+            data = _map_file(f.abs) if _readds_rows(f, base) else _read_file(f.abs)
+        except FileNotFoundError:
+            raise InvalidInput("file disappeared while it was being added", file=display) from None
     assert f.fmt is not None
-    return ingest_text_rows(blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad)
+    return ingest_text_rows(
+        blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad, digest=digest
+    )
 
 
 def _readds_rows(f: ScannedFile, base: FileEntry | None) -> bool:
