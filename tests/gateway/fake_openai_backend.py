@@ -132,8 +132,9 @@ class _Protocol(asyncio.Protocol):
                 t.abort()  # the backend process dies: the connection is cut mid-answer
                 return
         ev = {"id": "c", "object": "chat.completion.chunk", "model": model,
-              "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-              "usage": {"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)}}
+              "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        if self.backend.stream_usage:  # servers that ignore stream_options.include_usage send none
+            ev["usage"] = {"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)}
         t.write(_chunk(b"data: " + json.dumps(ev).encode() + b"\n\n"))
         t.write(_chunk(b"data: [DONE]\n\n"))
         t.write(b"0\r\n\r\n")
@@ -147,6 +148,7 @@ class FakeBackend:
         self.requests = 0
         self.seen_models: list[str] = []
         self.seen_bodies: list[dict[str, Any]] = []
+        self.stream_usage = True  # False: streamed answers end without token counts
         self._transports: set[asyncio.Transport] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None

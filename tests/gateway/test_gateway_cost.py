@@ -52,6 +52,30 @@ def test_priced_and_unpriced_models(workspace: Workspace, backend: FakeBackend,
     assert 'ondo_gateway_unpriced_requests_total{alias="",model="openai:gpt-4o-mini"' not in metrics
 
 
+def test_a_stream_without_token_counts_is_of_unknown_cost_but_not_unpriced(
+    workspace: Workspace, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Servers that ignore stream_options.include_usage end a stream without usage: the cost of that
+    answer is unknown, yet the model has a price, so it is not counted among unpriced requests."""
+    monkeypatch.setenv("OPENAI_BASE_URL", backend.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000")
+    backend.stream_usage = False
+    app = create_app(workspace)
+
+    async def go() -> tuple[Any, str]:
+        async with asgi_client(app) as c:
+            answer = await c.post("/v1/chat/completions", json={**chat_body("openai:gpt-4o-mini"), "stream": True})
+            return answer, (await c.get("/metrics")).text
+
+    answer, metrics = run(go)
+    assert answer.status_code == 200 and "data: [DONE]" in answer.text
+    assert app.state.gateway.tracer.flush(30)
+    [span] = list_spans(workspace)
+    assert span.status == "ok" and span.cost_usd is None
+    assert span.attributes.get("ondo.cost_unknown") is True
+    assert 'ondo_gateway_unpriced_requests_total{alias="",model="openai:gpt-4o-mini"' not in metrics
+
+
 def test_request_cache_answers_repeats_for_free(workspace: Workspace, backend: FakeBackend,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import json

@@ -45,3 +45,8 @@ def price(provider: str, model: str, usage: Any) -> float | None:
     if found is None:
         return None
     return float(found.cost(usage))
+
+
+def has_price(provider: str, model: str) -> bool:
+    """Whether answers of ``provider``/``model`` can be priced (local engines always can)."""
+    return is_local(provider) or _price_for(provider, model) is not None

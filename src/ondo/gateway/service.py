@@ -27,7 +27,7 @@ from ondo.gateway.config import GatewayConfig
 from ondo.gateway.errors import GatewayError, bad_request, from_exception
 from ondo.gateway.keys import KEY_PREFIX, ApiKey, KeyGuard
 from ondo.gateway.metrics import GatewayMetrics
-from ondo.gateway.pricing import price
+from ondo.gateway.pricing import has_price, price
 from ondo.gateway.resolve import Resolver, Target, is_raw_spec
 from ondo.llm.types import Usage
 from ondo.traces.records import SpanRecord, new_span_id, new_trace_id
@@ -402,15 +402,27 @@ class Gateway:
         return Answer(out, self._headers(call, trace_id))
 
     def _cost(self, call: _Call, usage: Any) -> float | None:
-        target = call.target
-        if target is None or usage is None:
+        if call.target is None or usage is None:
             return None
         if call.cached:
             return 0.0  # the request cache answered: no provider call was made
+        return price(call.provider or "", self._priced_model(call), usage)
+
+    def _unpriced(self, call: _Call) -> bool:
+        """The model has no price (as opposed to an answer that came without token counts)."""
+        if call.target is None or call.cached:
+            return False
+        return not has_price(call.provider or "", self._priced_model(call))
+
+    @staticmethod
+    def _priced_model(call: _Call) -> str:
+        """The model id prices are looked up by: the one the provider answered as, else the one asked for."""
+        target = call.target
+        assert target is not None
         model_id = call.upstream_model
         if not model_id:
             model_id = target.source.get("model") if isinstance(target.source, dict) else target.model
-        return price(call.provider or "", str(model_id), usage)
+        return str(model_id)
 
     def _fail(self, call: _Call, err: GatewayError, exc: BaseException | None = None) -> GatewayError:
         detail = err.message if exc is None else scrub(f"{type(exc).__name__}: {exc}")
@@ -444,7 +456,7 @@ class Gateway:
             version=version, alias=alias, endpoint=call.endpoint, status=status, duration_s=elapsed,
             ttft_s=call.ttft_s, input_tokens=in_tok, output_tokens=out_tok, cost_usd=cost,
             error_type=error_type, fallback=bool(call.fallback_from) and error is None,
-            unpriced=error is None and cost is None,
+            unpriced=error is None and cost is None and self._unpriced(call),
         )
         trace_id = call.trace_id
         if not self.tracer.enabled:
@@ -476,7 +488,8 @@ class Gateway:
         if call.cached:
             attrs["ondo.cache_hit"] = True
         if error is None and cost is None:
-            attrs["ondo.cost_unknown"] = True  # no price for the model: cost_usd stays empty, not 0
+            # no price for the model, or no token counts in the answer: cost_usd stays empty, not 0
+            attrs["ondo.cost_unknown"] = True
         if usage is not None and getattr(usage, "compute_seconds", None) is not None:
             attrs["ondo.compute_seconds"] = usage.compute_seconds
         if usage is not None and getattr(usage, "cached_input_tokens", None):

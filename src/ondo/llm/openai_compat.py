@@ -372,7 +372,7 @@ class OpenAICompatModel(ModelBase):
         if not done and finish is None:
             raise ProviderError(f"{self.provider_name} stream ended before the answer was complete",
                                 provider=self.provider_name, retryable=True)
-        yield ChatChunk(finish_reason=finish or "stop", usage=usage or Usage(), model=model)
+        yield ChatChunk(finish_reason=finish or "stop", usage=usage, model=model)  # None: the server sent no counts
 
     async def _generate_one(self, request: GenerateRequest) -> ChatResponse:
         started = time.perf_counter()
