@@ -124,10 +124,11 @@ def test_racy_file_is_rehashed(ws: Workspace, tmp_path: Path) -> None:
     "edit",
     ["change", "insert_front", "delete_middle", "append", "insert_middle"],
 )
+@pytest.mark.parametrize("chunk_rows", [1024, ingest.CHUNK_ROWS])  # five groups, and the default (one)
 def test_one_row_change_stores_one_new_row(
-    ws: Workspace, tmp_path: Path, edit: str, newline: str, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, tmp_path: Path, edit: str, newline: str, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "CHUNK_ROWS", 1024)  # five groups, so an edit lands among several
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", chunk_rows)
     rows = [{"id": i, "q": f"question {i}", "a": "x" * (i % 17)} for i in range(5000)]
     src = write_jsonl(tmp_path / "qa.jsonl", rows, newline)
     age(src)
@@ -163,7 +164,7 @@ def test_one_row_change_stores_one_new_row(
     groups = set(added) - set(packs) - {v2.digest, entry.rows}
     assert entry.rows in added and 1 <= len(groups) <= 2
     index_and_groups = sum(len(added[d]) for d in groups | {entry.rows})
-    assert index_and_groups < 2 * 1025 * 48 + 200 * 5  # a few KB per group, not a copy of the row list
+    assert index_and_groups < 2 * (chunk_rows + 1) * 48 + 200 * 5  # a few KB per group, not a copy of the row list
     assert [r["id"] for r in v2.rows()] == [r["id"] for r in rows]
     out = tmp_path / "out"
     v2.checkout(out)

@@ -13,6 +13,7 @@ before the bytes are on disk, and is no safer for it until they are.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 from typing import Any
@@ -22,28 +23,31 @@ _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
 class DirectAppender:
-    """Appends bytes to a new file; ``close`` finishes it at exactly the bytes written."""
+    """Appends bytes to a new file; ``close`` finishes it at exactly the bytes written, ``abort``
+    just lets it go (the caller removes the file). Either may be called more than once."""
 
     def __init__(self, path: str, buffer_bytes: int = 4 << 20) -> None:
         self.path = path
         self.size = 0
         self._fill = 0
-        self._buf = mmap.mmap(-1, buffer_bytes)  # anonymous maps are page-aligned
         self._direct = bool(_O_DIRECT)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_DIRECT, 0o644)
-        except OSError:
-            if not self._direct:
-                self._buf.close()
+            self._fd = os.open(path, flags | _O_DIRECT, 0o644)
+        except OSError as exc:
+            if not self._direct or exc.errno != errno.EINVAL:  # EINVAL: this file system takes no direct I/O
                 raise
             self._direct = False
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            self._fd = os.open(path, flags, 0o644)
+        self._buf = mmap.mmap(-1, buffer_bytes)  # anonymous maps are page-aligned
 
     @property
     def direct(self) -> bool:
         return self._direct
 
     def write(self, data: Any) -> None:
+        if self._fd < 0:
+            raise ValueError(f"{self.path} is closed")
         mv = memoryview(data).cast("B")
         cap = len(self._buf)
         while mv:
@@ -53,19 +57,32 @@ class DirectAppender:
             mv = mv[n:]
             if self._fill == cap:
                 self._flush(cap)
+                self.size += cap
+                self._fill = 0
 
     def close(self) -> None:
         """Write what is buffered and close; the file then holds exactly what was written."""
+        if self._fd < 0:
+            return
         try:
             if self._fill:
                 whole = -(-self._fill // _ALIGN) * _ALIGN
                 self._buf[self._fill : whole] = bytes(whole - self._fill)
-                keep = self.size + self._fill
                 self._flush(whole)
-                os.ftruncate(self._fd, keep)
-                self.size = keep
+                self.size += self._fill
+                self._fill = 0
+                os.ftruncate(self._fd, self.size)
         finally:
-            os.close(self._fd)
+            self.abort()
+
+    def abort(self) -> None:
+        """Close without writing what is buffered."""
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        try:
+            os.close(fd)
+        finally:
             self._buf.close()
 
     def _flush(self, n: int) -> None:
@@ -73,17 +90,19 @@ class DirectAppender:
         try:
             done = 0
             while done < n:
-                done += self._write(view[done:])
+                chunk = view[done:]
+                try:  # released here, so a traceback holding it cannot keep the buffer from closing
+                    done += self._write(chunk)
+                finally:
+                    chunk.release()
         finally:
             view.release()
-        self.size += min(n, self._fill)
-        self._fill = 0
 
     def _write(self, view: memoryview) -> int:
         try:
             return os.write(self._fd, view)
         except OSError as exc:
-            if not self._direct or exc.errno != 22:  # EINVAL: this file system takes no direct I/O
+            if not self._direct or exc.errno != errno.EINVAL:
                 raise
             import fcntl
 

@@ -5,6 +5,7 @@ are reused without being split or parsed again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
@@ -58,8 +59,9 @@ def store_whole(blobs: BlobStore, path: str) -> str:
                 while chunk := src.read(_READ):
                     h.update(chunk)
                     dst.write(chunk)
-            finally:
                 dst.close()
+            finally:
+                dst.abort()  # after close() it does nothing; after a failure it closes without writing
         digest = "sha256:" + h.hexdigest()
         final = blobs.path_of(digest)
         if os.path.exists(final):
@@ -129,15 +131,17 @@ def ingest_text_rows(
     digest: Future[str] | None = None,
 ) -> FileEntry:
     """Store a JSONL/CSV/TSV file as rows; ``base`` is the same path in the previous version;
-    ``digest``: the sha256 of ``data``, already being computed (see ``start_digest``)."""
+    ``digest``: the sha256 of ``data``, already being computed (see ``versions._start_digests``)."""
     # The file's digest is computed on another core while the rows are matched (hashlib lets go of the GIL).
-    with ThreadPoolExecutor(1, thread_name_prefix="ondo-digest") as hasher:
-        pending = digest or hasher.submit(digest_bytes, data)
+    with contextlib.ExitStack() as stack:
+        if digest is None:
+            hasher = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ondo-digest"))
+            digest = hasher.submit(digest_bytes, data)
         entry = _ingest_text_rows(
             blobs, data=data, rel=rel, fmt=fmt, display=display, base=base, skip_bad=skip_bad,
-            data_digest=pending.result,
+            data_digest=digest.result,
         )
-        entry.digest = pending.result()
+        entry.digest = digest.result()
     if entry.layout is None:
         blobs.put_bytes(bytes(data))  # not rebuildable from its rows: keep the file as it is
     return entry

@@ -44,6 +44,7 @@ from ondo.workspace import Workspace
 
 KIND = "dataset"
 _WORKERS = 4
+_Early = dict[str, tuple[int, FileBytes, Future[str]]]  # rel path -> (hashed_at_ns, mapped bytes, sha256)
 PACK_BYTES = 32 << 20  # small files per pack (and per worker task)
 _manifests: OrderedDict[str, Manifest] = OrderedDict()
 
@@ -107,27 +108,33 @@ def add(
             gc.enable()
 
 
-def _start_digests(
-    hasher: ThreadPoolExecutor, files: list[ScannedFile], base: dict[str, FileEntry]
-) -> dict[str, tuple[FileBytes, Future[str]]]:
-    """Row files of the previous version whose size changed are surely changed: map each and start
-    its sha256 now, on another core, while the stat cache is read and the other files are checked
-    (on a re-add after a small edit of a big file, that hash is most of the work)."""
-    out: dict[str, tuple[FileBytes, Future[str]]] = {}
+_EARLY_FILES = 4  # files mapped ahead at once: each holds a descriptor and its pages until ingested
+_EARLY_BYTES = 16 << 20  # smaller files hash in milliseconds; starting them early gains nothing
+
+
+def _start_digests(hasher: ThreadPoolExecutor, files: list[ScannedFile], base: dict[str, FileEntry]) -> _Early:
+    """Big row files of the previous version whose size changed are surely changed: map the first
+    few and start their sha256 now, on another core, while the stat cache is read and the other
+    files are checked (on a re-add after a small edit of a big file, that hash is most of the work)."""
+    out: _Early = {}
     for f in files:
+        if len(out) >= _EARLY_FILES:
+            break
         b = base.get(f.rel)
-        if b is not None and f.fmt in TEXT_FORMATS and _readds_rows(f, b) and b.size != f.st.st_size:
+        if (b is not None and f.fmt in TEXT_FORMATS and _readds_rows(f, b) and b.size != f.st.st_size
+                and f.st.st_size >= _EARLY_BYTES):
+            at = time.time_ns()  # before the bytes are read: what the stat cache's racy check needs
             try:
                 data = _map_file(f.abs)
             except (FileNotFoundError, ValueError):
                 continue  # gone, or emptied: left to the add proper, which reports it
-            out[f.rel] = (data, hasher.submit(digest_bytes, data))
+            out[f.rel] = (at, data, hasher.submit(digest_bytes, data))
     return out
 
 
 def _add_scanned(
     ws: Workspace, root: Path, given: str, name: str, files: list[ScannedFile], is_dir: bool,
-    base: dict[str, FileEntry], early: dict[str, tuple[FileBytes, Future[str]]], message: str | None,
+    base: dict[str, FileEntry], early: _Early, message: str | None,
     skip_bad_rows: bool,
 ) -> tuple[VersionRow, bool]:
     cache = statcache.lookup(ws, str(root), is_dir)
@@ -167,9 +174,10 @@ def _add_scanned(
             for batch in _batches(to_store)
         ]
         for f, b in row_files:  # meanwhile, in this process
-            at = time.time_ns()
+            started = early.pop(f.rel, None)  # popped: its map is let go once the file is ingested
+            at = started[0] if started is not None else time.time_ns()
             display = os.path.join(given, f.rel) if is_dir else given
-            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows, early.get(f.rel))
+            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows, started[1:] if started else None)
             entries[f.rel] = entry
             to_cache.append((f.abs, f.st, entry.digest, at))
         for batch, fut in futures:

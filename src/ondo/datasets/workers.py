@@ -115,8 +115,8 @@ class _PackWriter:
         digest = pack_name(self.members)
         if self.f is None:
             return self.blobs.put_bytes(b"".join(self.parts), digest)
-        self.f.close()
-        self.f = None
+        f, self.f = self.f, None
+        f.close()  # on failure the file is left to discard(), which removes it
         final = self.blobs.path_of(digest)
         assert self.tmp is not None
         if os.path.exists(final):
@@ -128,10 +128,14 @@ class _PackWriter:
         return digest
 
     def discard(self) -> None:
-        if self.f is not None:
-            self.f.close()
-        if self.tmp is not None and os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+        """Let go of an unfinished pack and remove its file."""
+        try:
+            if self.f is not None:
+                f, self.f = self.f, None
+                f.abort()
+        finally:
+            if self.tmp is not None and os.path.exists(self.tmp):
+                os.unlink(self.tmp)
 
 
 # -- row lines ----------------------------------------------------------------------------------
