@@ -139,6 +139,39 @@ def test_concurrency_limit_bounds_requests_in_flight() -> None:
     assert len(answers) == 20 and state["peak"] == 3
 
 
+def test_concurrency_limit_counts_streams_until_they_end() -> None:
+    """A stream keeps the upstream busy until its last event, not just until its headers: the
+    third stream may start only once one of the first two has been read to its end."""
+    log: list[int] = []  # +1 when the upstream takes a request, -1 when a caller has read a stream to its end
+    event = {"model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+    last = {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        log.append(+1)
+
+        async def body() -> Any:
+            yield f"data: {json.dumps(event)}\n\n".encode()
+            await asyncio.sleep(0.02)  # the model is still writing
+            yield f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode()
+
+        return httpx.Response(200, content=body(), headers={"content-type": "text/event-stream"})
+
+    model = OpenAICompatModel("http://upstream.test/v1", "m", api_key=KEY, max_concurrency=2,
+                              transport=httpx.MockTransport(handler))
+
+    async def one(i: int) -> str:
+        text = "".join([c.delta async for c in model.chat_stream(ask(str(i)))])
+        log.append(-1)
+        return text
+
+    async def run() -> list[str]:
+        return await asyncio.gather(*(one(i) for i in range(6)))
+
+    assert asyncio.run(run()) == ["hi"] * 6
+    in_flight = [sum(log[: i + 1]) for i in range(len(log))]
+    assert max(in_flight) == 2 and in_flight[-1] == 0
+
+
 def sse(*events: Any, done: bool = True) -> bytes:
     lines = [f"data: {json.dumps(e)}\n\n" for e in events]
     if done:

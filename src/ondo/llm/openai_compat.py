@@ -220,17 +220,22 @@ class OpenAICompatModel(ModelBase):
         return cap / 2 + random.uniform(0, cap / 2)
 
     async def _send(self, path: str, body: dict[str, Any], stream: bool = False) -> httpx.Response:
-        """POST with retries; returns a response with a 2xx status (streaming ones still open)."""
+        """POST with retries; returns a response with a 2xx status. A streaming one is still open
+        and still holds its place under ``max_concurrency``: the caller gives it back with
+        ``_end_stream`` once the stream is read or abandoned, since the upstream is busy until then."""
         client, sem = self._state()
         url = f"{self.base_url}{path}"
         last_problem = ""
         for attempt in range(self.max_retries + 1):
             self.calls += 1
+            await sem.acquire()
             try:
-                async with sem:
-                    request = client.build_request("POST", url, json=body, headers=self.request_headers())
-                    resp = await client.send(request, stream=stream)
-            except _RETRY_EXCEPTIONS as exc:
+                request = client.build_request("POST", url, json=body, headers=self.request_headers())
+                resp = await client.send(request, stream=stream)
+            except BaseException as exc:
+                sem.release()
+                if not isinstance(exc, _RETRY_EXCEPTIONS):
+                    raise
                 last_problem = f"{type(exc).__name__}"
                 if attempt < self.max_retries:
                     delay = self.backoff(attempt, None)
@@ -242,6 +247,9 @@ class OpenAICompatModel(ModelBase):
                     f"{self.provider_name} {safe_url(url)}: {last_problem} after {attempt + 1} attempts",
                     provider=self.provider_name, retryable=True,
                 ) from None
+            if resp.status_code < 400 and stream:
+                return resp  # the place is given back by _end_stream
+            sem.release()
             if resp.status_code < 400:
                 return resp
             if stream:
@@ -255,6 +263,13 @@ class OpenAICompatModel(ModelBase):
                 continue
             raise self._http_error(resp, path, attempt + 1)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _end_stream(self, resp: httpx.Response) -> None:
+        """Close a streaming response from ``_send`` and give its place back."""
+        try:
+            await resp.aclose()
+        finally:
+            self._state()[1].release()
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         resp = await self._send(path, body)
@@ -368,7 +383,7 @@ class OpenAICompatModel(ModelBase):
             raise ProviderError(f"{self.provider_name} stream broke off: {type(exc).__name__}",
                                 provider=self.provider_name, retryable=True) from None
         finally:
-            await resp.aclose()
+            await self._end_stream(resp)
         if not done and finish is None:
             raise ProviderError(f"{self.provider_name} stream ended before the answer was complete",
                                 provider=self.provider_name, retryable=True)
