@@ -130,3 +130,24 @@ def test_early_hashing_is_bounded_and_gives_the_same_versions(
         name = f"shard{i:02d}.jsonl"
         assert (out / name).read_bytes() == (folder / name).read_bytes()
         assert v2.manifest.by_path()[name].digest == digest_bytes((folder / name).read_bytes())
+
+
+def test_early_hashing_of_a_single_file_dataset(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = write_jsonl(tmp_path / "one.jsonl", ({"n": j} for j in range(50)))
+    age(src)
+    ondo.data.add(src, name="one")
+    write_jsonl(src, ({"n": j} for j in range(51)))
+    age(src)
+    started: list[list[str]] = []
+    real_start = versions._start_digests
+
+    def recording_start(*a: Any) -> Any:
+        out = real_start(*a)
+        started.append(sorted(out))
+        return out
+
+    monkeypatch.setattr(versions, "_EARLY_BYTES", 0)
+    monkeypatch.setattr(versions, "_start_digests", recording_start)
+    v2 = ondo.data.add(src, name="one")
+    assert started == [["one.jsonl"]] and v2.version == 2 and v2.row_count == 51
+    assert v2.manifest.by_path()["one.jsonl"].digest == digest_bytes(src.read_bytes())

@@ -28,7 +28,7 @@ from ondo.datasets import repository as repo
 from ondo.datasets.ingest import ingest_parquet, ingest_text_rows
 from ondo.datasets.manifest import SMALL_FILE, FileEntry, Manifest
 from ondo.datasets.repository import VersionRow
-from ondo.datasets.rows import TEXT_FORMATS, FileBytes
+from ondo.datasets.rows import TEXT_FORMATS, FileBytes, format_of
 from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
     MIN_PARALLEL_BYTES,
@@ -89,9 +89,6 @@ def add(
     root = Path(path).expanduser().absolute()
     if not root.exists():
         raise InvalidInput(f"no such file or folder: {given}")
-    files = scan(root, ws.settings.home)
-    if not files:
-        raise InvalidInput(f"{given} holds no files to add")
     is_dir = root.is_dir()
     with ws.read() as conn:
         base_row = repo.latest(conn, name)
@@ -100,7 +97,10 @@ def add(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
     try:
-        early = _start_digests(hasher, files, base)
+        early = _start_digests(hasher, root, is_dir, base)  # before listing: it overlaps the listing
+        files = scan(root, ws.settings.home)
+        if not files:
+            raise InvalidInput(f"{given} holds no files to add")
         return _add_scanned(ws, root, given, name, files, is_dir, base, early, message, skip_bad_rows)
     finally:
         hasher.shutdown(wait=True, cancel_futures=True)
@@ -112,23 +112,32 @@ _EARLY_FILES = 4  # files mapped ahead at once: each holds a descriptor and its 
 _EARLY_BYTES = 16 << 20  # smaller files hash in milliseconds; starting them early gains nothing
 
 
-def _start_digests(hasher: ThreadPoolExecutor, files: list[ScannedFile], base: dict[str, FileEntry]) -> _Early:
+def _start_digests(hasher: ThreadPoolExecutor, root: Path, is_dir: bool, base: dict[str, FileEntry]) -> _Early:
     """Big row files of the previous version whose size changed are surely changed: map the first
-    few and start their sha256 now, on another core, while the stat cache is read and the other
-    files are checked (on a re-add after a small edit of a big file, that hash is most of the work)."""
+    few and start their sha256 now, on another core, while the folder is listed, the stat cache read
+    and the other files checked (on a re-add after a small edit of a big file, that hash is most of
+    the work). They are found by stat'ing the previous version's paths, so before the listing."""
     out: _Early = {}
-    for f in files:
+    for rel, b in base.items():
         if len(out) >= _EARLY_FILES:
             break
-        b = base.get(f.rel)
-        if (b is not None and f.fmt in TEXT_FORMATS and _readds_rows(f, b) and b.size != f.st.st_size
-                and f.st.st_size >= _EARLY_BYTES):
-            at = time.time_ns()  # before the bytes are read: what the stat cache's racy check needs
-            try:
-                data = _map_file(f.abs)
-            except (FileNotFoundError, ValueError):
-                continue  # gone, or emptied: left to the add proper, which reports it
-            out[f.rel] = (at, data, hasher.submit(digest_bytes, data))
+        if b.kind != "rows" or b.format not in TEXT_FORMATS or b.size < _EARLY_BYTES:
+            continue
+        if not is_dir and rel != root.name:
+            continue
+        path = os.path.join(root, *rel.split("/")) if is_dir else str(root)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # gone: the listing will not have it either
+        if st.st_size == b.size or st.st_size < _EARLY_BYTES or format_of(rel) != b.format:
+            continue
+        at = time.time_ns()  # before the bytes are read: what the stat cache's racy check needs
+        try:
+            data = _map_file(path)
+        except (FileNotFoundError, ValueError, OSError):
+            continue  # gone, emptied or unreadable: left to the add proper, which reports it
+        out[rel] = (at, data, hasher.submit(digest_bytes, data))
     return out
 
 
