@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,35 @@ def test_early_hashing_of_a_single_file_dataset(ws: Workspace, tmp_path: Path, m
     v2 = ondo.data.add(src, name="one")
     assert started == [["one.jsonl"]] and v2.version == 2 and v2.row_count == 51
     assert v2.manifest.by_path()["one.jsonl"].digest == digest_bytes(src.read_bytes())
+
+
+def test_a_file_replaced_after_its_early_hash_is_read_again(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rsync and `cp -p` + `mv` replace a file with one whose mtime is old: if that happens between the
+    early hash and the listing, the version must hold the file the listing saw, so that the stat
+    cache's entry (that stat, this digest) is true."""
+    folder = tmp_path / "d"
+    target = write_jsonl(folder / "rows.jsonl", ({"n": j} for j in range(40)))
+    age(folder)
+    ondo.data.add(folder, name="swap")
+    write_jsonl(target, ({"n": j} for j in range(41)))  # a new size: hashed early
+    age(folder)
+    replacement = write_jsonl(tmp_path / "b.jsonl", ({"b": j} for j in range(45)))
+    old = time.time_ns() - 3600 * 10**9
+    os.utime(replacement, ns=(old, old))
+    real_scan = versions.scan
+
+    def replace_then_scan(*a: Any) -> Any:
+        os.replace(replacement, target)  # after the early map, before the listing
+        return real_scan(*a)
+
+    monkeypatch.setattr(versions, "_EARLY_BYTES", 0)
+    monkeypatch.setattr(versions, "scan", replace_then_scan)
+    v2 = ondo.data.add(folder, name="swap")
+    monkeypatch.setattr(versions, "scan", real_scan)
+    on_disk = target.read_bytes()
+    assert v2.manifest.by_path()["rows.jsonl"].digest == digest_bytes(on_disk)
+    assert [r["b"] for r in v2.rows()] == list(range(45))
+    again = ondo.data.add(folder, name="swap")
+    assert again.version == v2.version

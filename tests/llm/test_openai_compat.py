@@ -172,6 +172,65 @@ def test_concurrency_limit_counts_streams_until_they_end() -> None:
     assert max(in_flight) == 2 and in_flight[-1] == 0
 
 
+def _slow_stream_model(max_concurrency: int, log: list[int] | None = None) -> OpenAICompatModel:
+    event = {"model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+    last = {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if log is not None:
+            log.append(+1)
+
+        async def body() -> Any:
+            yield f"data: {json.dumps(event)}\n\n".encode()
+            await asyncio.sleep(0.01)
+            yield f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode()
+
+        return httpx.Response(200, content=body(), headers={"content-type": "text/event-stream"})
+
+    return OpenAICompatModel("http://upstream.test/v1", "m", api_key=KEY, max_concurrency=max_concurrency,
+                             transport=httpx.MockTransport(handler))
+
+
+def test_a_streams_place_goes_back_to_the_limit_it_was_taken_from() -> None:
+    """The gateway may close a model (dropping its client and limit) while one of its streams is
+    still being read; the stream's place must not then inflate the new limit."""
+    log: list[int] = []
+    model = _slow_stream_model(1, log)
+
+    async def one() -> None:
+        async for _ in model.chat_stream(ask()):
+            pass
+        log.append(-1)
+
+    async def run() -> None:
+        stream = model.chat_stream(ask())
+        await stream.__anext__()
+        await model.aclose()  # a new client and limit come with the next call
+        async for _ in stream:
+            pass
+        log.clear()
+        await asyncio.gather(*(one() for _ in range(3)))
+
+    asyncio.run(run())
+    in_flight = [sum(log[: i + 1]) for i in range(len(log))]
+    assert max(in_flight) == 1
+
+
+def test_closing_a_wrapped_stream_gives_its_place_back_at_once() -> None:
+    from ondo.llm.provider import DelegatingModel
+
+    model = _slow_stream_model(1)
+    wrapped = DelegatingModel(model)
+
+    async def run() -> bool:
+        stream = wrapped.chat_stream(ask())
+        await stream.__anext__()
+        await stream.aclose()  # abandoned midway
+        return model._state()[1].locked()
+
+    assert asyncio.run(run()) is False
+
+
 def sse(*events: Any, done: bool = True) -> bytes:
     lines = [f"data: {json.dumps(e)}\n\n" for e in events]
     if done:

@@ -44,7 +44,8 @@ from ondo.workspace import Workspace
 
 KIND = "dataset"
 _WORKERS = 4
-_Early = dict[str, tuple[int, FileBytes, Future[str]]]  # rel path -> (hashed_at_ns, mapped bytes, sha256)
+# rel path -> (hashed_at_ns, identity of the file mapped, mapped bytes, their sha256 on its way)
+_Early = dict[str, tuple[int, tuple[int, int, int, int], FileBytes, Future[str]]]
 PACK_BYTES = 32 << 20  # small files per pack (and per worker task)
 _manifests: OrderedDict[str, Manifest] = OrderedDict()
 
@@ -96,6 +97,7 @@ def add(
     hasher = ThreadPoolExecutor(1, thread_name_prefix="ondo-digest")
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
+    early: _Early = {}
     try:
         early = _start_digests(hasher, root, is_dir, base)  # before listing: it overlaps the listing
         files = scan(root, ws.settings.home)
@@ -104,6 +106,7 @@ def add(
         return _add_scanned(ws, root, given, name, files, is_dir, base, early, message, skip_bad_rows)
     finally:
         hasher.shutdown(wait=True, cancel_futures=True)
+        early.clear()  # maps not used (the file went, or changed again): let them go now
         if gc_was_enabled:
             gc.enable()
 
@@ -134,11 +137,16 @@ def _start_digests(hasher: ThreadPoolExecutor, root: Path, is_dir: bool, base: d
             continue
         at = time.time_ns()  # before the bytes are read: what the stat cache's racy check needs
         try:
-            data = _map_file(path)
+            data, mapped = _map_file_stat(path)
         except (FileNotFoundError, ValueError, OSError):
             continue  # gone, emptied or unreadable: left to the add proper, which reports it
-        out[rel] = (at, data, hasher.submit(digest_bytes, data))
+        out[rel] = (at, _identity(mapped), data, hasher.submit(digest_bytes, data))
     return out
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What says a file is still the one that was read: the stat cache trusts the same four."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _add_scanned(
@@ -184,9 +192,12 @@ def _add_scanned(
         ]
         for f, b in row_files:  # meanwhile, in this process
             started = early.pop(f.rel, None)  # popped: its map is let go once the file is ingested
+            if started is not None and started[1] != _identity(f.st):
+                started = None  # replaced or rewritten since it was mapped: the stat cache must not
+                # pair this listing's stat with those older bytes, so read it again
             at = started[0] if started is not None else time.time_ns()
             display = os.path.join(given, f.rel) if is_dir else given
-            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows, started[1:] if started else None)
+            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows, started[2:] if started else None)
             entries[f.rel] = entry
             to_cache.append((f.abs, f.st, entry.digest, at))
         for batch, fut in futures:
@@ -302,9 +313,15 @@ def _read_file(path: str) -> bytes:
 def _map_file(path: str) -> mmap.mmap:
     """The file's pages from the page cache, without copying them into fresh memory: a re-add reads
     the whole file only to compare and hash it, and the copy cost a fifth of the re-add."""
+    return _map_file_stat(path)[0]
+
+
+def _map_file_stat(path: str) -> tuple[mmap.mmap, os.stat_result]:
+    """``_map_file``, with the stat of the very file mapped."""
     with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        return mmap.mmap(fh.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+        return mmap.mmap(fh.fileno(), 0, flags=flags, prot=mmap.PROT_READ), st
 
 
 def resolve(ws: Workspace, ref: str | Ref) -> VersionRow:

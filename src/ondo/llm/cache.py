@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ondo.llm.provider import DelegatingModel, Model
+from ondo.llm.provider import DelegatingModel, Model, closing_stream
 from ondo.llm.types import (
     ChatChunk,
     ChatRequest,
@@ -153,8 +153,9 @@ class CachedModel(DelegatingModel):
         self.require("chat")
         if not request.deterministic:
             self.stats.uncacheable += 1
-            async for chunk in self.inner.chat_stream(request):
-                yield chunk
+            async with closing_stream(self.inner.chat_stream(request)) as stream:
+                async for chunk in stream:
+                    yield chunk
             return
         key, body = request_key(self.fingerprint, "chat", normalize(request))
         found = await asyncio.to_thread(self._lookup, [key])
@@ -167,11 +168,12 @@ class CachedModel(DelegatingModel):
             return
         parts: list[str] = []
         last: ChatChunk | None = None
-        async for chunk in self.inner.chat_stream(request):
-            parts.append(chunk.delta)
-            if chunk.finish_reason is not None:
-                last = chunk
-            yield chunk
+        async with closing_stream(self.inner.chat_stream(request)) as stream:
+            async for chunk in stream:
+                parts.append(chunk.delta)
+                if chunk.finish_reason is not None:
+                    last = chunk
+                yield chunk
         if last is not None:  # only complete answers are remembered
             self.stats.misses += 1
             resp = ChatResponse(text="".join(parts), finish_reason=last.finish_reason, usage=last.usage or Usage(),

@@ -248,7 +248,8 @@ class OpenAICompatModel(ModelBase):
                     provider=self.provider_name, retryable=True,
                 ) from None
             if resp.status_code < 400 and stream:
-                return resp  # the place is given back by _end_stream
+                resp.extensions["ondo_slot"] = sem  # given back by _end_stream, to this very semaphore
+                return resp
             sem.release()
             if resp.status_code < 400:
                 return resp
@@ -265,11 +266,14 @@ class OpenAICompatModel(ModelBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _end_stream(self, resp: httpx.Response) -> None:
-        """Close a streaming response from ``_send`` and give its place back."""
+        """Close a streaming response from ``_send`` and give its place back (to the semaphore it
+        was taken from: ``aclose`` or another event loop may have replaced the model's since)."""
         try:
             await resp.aclose()
         finally:
-            self._state()[1].release()
+            slot = resp.extensions.pop("ondo_slot", None)
+            if slot is not None:
+                slot.release()
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         resp = await self._send(path, body)

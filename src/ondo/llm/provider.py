@@ -9,6 +9,7 @@ concurrent calls and answers "can't do that" with an error that names what it *c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
@@ -33,6 +34,19 @@ _TASK_TYPES = {
     "embeddings": "embeddings",
 }
 
+
+
+@contextlib.asynccontextmanager
+async def closing_stream(stream: AsyncIterator[ChatChunk]) -> AsyncIterator[AsyncIterator[ChatChunk]]:
+    """``async with closing_stream(inner.chat_stream(r)) as chunks``: the inner stream is closed
+    however the iteration ends, also when the caller abandons this one midway; otherwise it
+    would hold its HTTP connection and its place under ``max_concurrency`` until collected."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 class ProviderError(OndoError):
     """A provider failed after retries (HTTP error, dead server, bad response).
@@ -252,8 +266,9 @@ class DelegatingModel(ModelBase):
 
     async def chat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self.require("chat")
-        async for chunk in self.inner.chat_stream(request):
-            yield chunk
+        async with closing_stream(self.inner.chat_stream(request)) as stream:
+            async for chunk in stream:
+                yield chunk
 
     async def _chat_one(self, request: ChatRequest) -> ChatResponse:
         return await self.inner.chat(request)

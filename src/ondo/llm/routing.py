@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ondo.llm.provider import DelegatingModel, Model, ModelBase
+from ondo.llm.provider import DelegatingModel, Model, ModelBase, closing_stream
 from ondo.llm.types import (
     ChatChunk,
     ChatRequest,
@@ -78,8 +78,9 @@ class RoutedModel(ModelBase):
     async def chat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self.require("chat")
         assert self.generator is not None
-        async for chunk in self.generator.chat_stream(request):
-            yield chunk
+        async with closing_stream(self.generator.chat_stream(request)) as stream:
+            async for chunk in stream:
+                yield chunk
 
     async def _loglikelihood_batch(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         assert self.scorer is not None
@@ -144,8 +145,9 @@ class DefaultParamsModel(DelegatingModel):
 
     async def chat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self.require("chat")
-        async for chunk in self.inner.chat_stream(self._apply(request)):
-            yield chunk
+        async with closing_stream(self.inner.chat_stream(self._apply(request))) as stream:
+            async for chunk in stream:
+                yield chunk
 
     async def _chat_one(self, request: ChatRequest) -> ChatResponse:
         return await self.inner.chat(self._apply(request))

@@ -214,7 +214,21 @@ async def _serve(gateway: Gateway, request: Request, handler: Any) -> Response:
     if isinstance(result, Answer):
         return Response(_dumps(result.body), media_type="application/json", headers=result.headers)
     headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(result.chunks, media_type="text/event-stream", headers=headers)
+    return _ClosingStream(result.chunks, media_type="text/event-stream", headers=headers)
+
+
+class _ClosingStream(StreamingResponse):
+    """A streaming response that closes its body when it ends, however it ends: Starlette leaves an
+    abandoned body (client gone) to the garbage collector, and until then the upstream stream keeps
+    its connection and its place under the provider's ``max_concurrency``."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def _error(err: GatewayError) -> Response:

@@ -32,7 +32,7 @@ def _price(provider: str, model: str, usage: Any) -> float | None:
 def instrument(model: Any, *, name: str | None = None, version: int | None = None, alias: str | None = None) -> Any:
     """``model`` with every call traced; ``name``/``version``/``alias`` label the spans (e.g. the registry
     model the app loaded), else the provider's model name is used."""
-    from ondo.llm.provider import DelegatingModel
+    from ondo.llm.provider import DelegatingModel, closing_stream
     from ondo.llm.types import ChatRequest, GenerateRequest
 
     class TracedModel(DelegatingModel):
@@ -75,15 +75,16 @@ def instrument(model: Any, *, name: str | None = None, version: int | None = Non
             s = self._span("chat", body, request).start()
             parts: list[str] = []
             try:
-                async for chunk in self.inner.chat_stream(request):
-                    if chunk.delta:
-                        s.mark_first_token()
-                        parts.append(chunk.delta)
-                    if chunk.usage is not None:
-                        u = chunk.usage
-                        s.set_usage(u.input_tokens, u.output_tokens,
-                                    _price(self.inner.provider, chunk.model or self.inner.model_name, u))
-                    yield chunk
+                async with closing_stream(self.inner.chat_stream(request)) as stream:
+                    async for chunk in stream:
+                        if chunk.delta:
+                            s.mark_first_token()
+                            parts.append(chunk.delta)
+                        if chunk.usage is not None:
+                            u = chunk.usage
+                            s.set_usage(u.input_tokens, u.output_tokens,
+                                        _price(self.inner.provider, chunk.model or self.inner.model_name, u))
+                        yield chunk
             except BaseException as exc:
                 s.set_output("".join(parts))
                 s.end(None if isinstance(exc, GeneratorExit) else exc)
