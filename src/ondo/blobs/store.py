@@ -142,6 +142,23 @@ class BlobStore:
                     continue
                 yield f"{algo}:" + parts[-2] + parts[-1]
 
+    def local_tmp(self) -> str:
+        """A fresh temporary path in a local store, on the blobs' file system (so ``adopt`` is a
+        rename): for writers that hash while they write and learn the digest only at the end."""
+        tmp_dir = os.path.join(self.root, "tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        return os.path.join(tmp_dir, uuid.uuid4().hex)
+
+    def adopt(self, tmp: str, digest: str) -> None:
+        """Move the finished file ``tmp`` (from ``local_tmp``) in place as ``digest``; when that blob
+        is already stored, ``tmp`` is removed instead."""
+        final = self.path_of(digest)
+        if os.path.exists(final):
+            os.unlink(tmp)
+        else:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+
     def _write_atomic(self, digest: str, write: Any) -> None:
         final = self.path_of(digest)
         tmp = f"{final}.tmp-{uuid.uuid4().hex}"

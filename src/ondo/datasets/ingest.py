@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import mmap
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,9 +47,7 @@ def store_whole(blobs: BlobStore, path: str) -> str:
         digest = _digest_path(path)
         blobs.put_file(path, digest)
         return digest
-    tmp_dir = os.path.join(blobs.root, "tmp")
-    os.makedirs(tmp_dir, exist_ok=True)
-    tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+    tmp = blobs.local_tmp()
     h = hashlib.sha256()
     try:
         with open(path, "rb") as src:
@@ -63,12 +60,7 @@ def store_whole(blobs: BlobStore, path: str) -> str:
             finally:
                 dst.abort()  # after close() it does nothing; after a failure it closes without writing
         digest = "sha256:" + h.hexdigest()
-        final = blobs.path_of(digest)
-        if os.path.exists(final):
-            os.unlink(tmp)
-        else:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(tmp, final)
+        blobs.adopt(tmp, digest)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -398,17 +390,13 @@ def _walk(
 def _put_known(blobs: BlobStore, data: bytes, digest: str) -> str:
     """Store ``data`` whose digest is already known (no second hashing pass on a local store)."""
     if not blobs.local:
-        return blobs.put_bytes(data)
-    final = blobs.path_of(digest)
-    if not os.path.exists(final):
-        tmp_dir = os.path.join(blobs.root, "tmp")
-        os.makedirs(tmp_dir, exist_ok=True)
-        tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+        return blobs.put_bytes(data, digest)
+    if not os.path.exists(blobs.path_of(digest)):
+        tmp = blobs.local_tmp()
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(tmp, final)
+            blobs.adopt(tmp, digest)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

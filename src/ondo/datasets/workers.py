@@ -15,7 +15,6 @@ import operator
 import os
 import sys
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -93,9 +92,7 @@ class _PackWriter:
         self.tmp: str | None = None
         self.f: Any = None
         if blobs.local:
-            tmp_dir = os.path.join(blobs.root, "tmp")
-            os.makedirs(tmp_dir, exist_ok=True)
-            self.tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+            self.tmp = blobs.local_tmp()
             self.f = DirectAppender(self.tmp)  # closed in finish/discard; see blobs.direct for why
 
     def add(self, data: bytes, digest: str) -> int:
@@ -117,13 +114,8 @@ class _PackWriter:
             return self.blobs.put_bytes(b"".join(self.parts), digest)
         f, self.f = self.f, None
         f.close()  # on failure the file is left to discard(), which removes it
-        final = self.blobs.path_of(digest)
         assert self.tmp is not None
-        if os.path.exists(final):
-            os.unlink(self.tmp)
-        else:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(self.tmp, final)
+        self.blobs.adopt(self.tmp, digest)
         self.tmp = None
         return digest
 

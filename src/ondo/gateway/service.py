@@ -29,6 +29,7 @@ from ondo.gateway.keys import KEY_PREFIX, ApiKey, KeyGuard
 from ondo.gateway.metrics import GatewayMetrics
 from ondo.gateway.pricing import has_price, price
 from ondo.gateway.resolve import Resolver, Target, is_raw_spec
+from ondo.llm.provider import aclose_stream
 from ondo.llm.types import Usage
 from ondo.traces.records import SpanRecord, new_span_id, new_trace_id
 from ondo.traces.redaction import Redactor, scrub
@@ -617,10 +618,9 @@ class Gateway:
 
 
 async def _aclose(agen: Any) -> None:
-    close = getattr(agen, "aclose", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            await close()
+    """Close an upstream stream on the way out of a failed or cancelled answer: its own error is not the news."""
+    with contextlib.suppress(Exception):
+        await aclose_stream(agen)
 
 
 async def _completion_as_stream(out: dict[str, Any]) -> AsyncIterator[bytes]:

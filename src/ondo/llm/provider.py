@@ -44,9 +44,14 @@ async def closing_stream(stream: AsyncIterator[ChatChunk]) -> AsyncIterator[Asyn
     try:
         yield stream
     finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
+        await aclose_stream(stream)
+
+
+async def aclose_stream(stream: Any) -> None:
+    """Close an async iterator that can be closed (an async generator); others are left as they are."""
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
 
 class ProviderError(OndoError):
     """A provider failed after retries (HTTP error, dead server, bad response).

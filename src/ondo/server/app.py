@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ondo.gateway.config import GatewayConfig
 from ondo.gateway.errors import GatewayError, bad_request, from_exception
 from ondo.gateway.service import Answer, Caller, Gateway
+from ondo.llm.provider import aclose_stream
 from ondo.workspace import Workspace
 
 log = logging.getLogger("ondo.server")
@@ -226,9 +227,7 @@ class _ClosingStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            close = getattr(self.body_iterator, "aclose", None)
-            if close is not None:
-                await close()
+            await aclose_stream(self.body_iterator)
 
 
 def _error(err: GatewayError) -> Response:
