@@ -247,10 +247,10 @@ def test_readd_compares_with_the_stored_old_file(ws: Workspace, tmp_path: Path, 
     hashed: list[int] = []
     real_chunk_at = ingest._chunk_at
 
-    def chunk_at(mv: memoryview, n: int, pos: int, g: object, known: bool = False) -> bool:
+    def chunk_at(mv: memoryview, n: int, pos: int, g: object, known: bool = False, last: bool = False) -> bool:
         if not known:
             hashed.append(pos)
-        return real_chunk_at(mv, n, pos, g, known)  # type: ignore[arg-type]
+        return real_chunk_at(mv, n, pos, g, known, last)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_chunk_at", chunk_at)
     src = tmp_path / "cmp.jsonl"

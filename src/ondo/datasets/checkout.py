@@ -6,6 +6,7 @@ place, so a checkout is byte-identical to what was added or it fails loudly.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -15,7 +16,16 @@ from pathlib import Path
 from ondo.blobs import BlobStore, digest_bytes
 from ondo.datasets.locations import Location
 from ondo.datasets.manifest import FileEntry, Manifest
-from ondo.datasets.packs import PackReader, load_rows
+from ondo.datasets.packs import (
+    ROWS_DIGEST,
+    GroupRule,
+    PackReader,
+    RowIndex,
+    RowList,
+    load_group,
+    load_index,
+    rows_digest,
+)
 from ondo.errors import InvalidInput, StoreError
 
 
@@ -30,7 +40,8 @@ def rebuild(blobs: BlobStore, entry: FileEntry, reader: PackReader | None = None
     """The bytes of a row file whose layout lets it be rebuilt from its rows."""
     assert entry.layout is not None and entry.rows is not None
     try:
-        rl = load_rows(blobs, entry.rows)
+        index = load_index(blobs, entry.rows)
+        rl = RowList.concat(load_group(blobs, g.entries) for g in index.groups)
     except FileNotFoundError as exc:
         raise StoreError(f"cannot rebuild {entry.path}: {exc}; run `ondo data verify`") from None
     own = reader is None
@@ -42,9 +53,25 @@ def rebuild(blobs: BlobStore, entry: FileEntry, reader: PackReader | None = None
     finally:
         if own:
             reader.close()
-    if digest_bytes(data) != entry.digest:
+    if not matches(entry, index, data):
         raise StoreError(f"rebuilt {entry.path} does not match its recorded digest; run `ondo data verify`")
     return data
+
+
+def matches(entry: FileEntry, index: RowIndex, data: bytes) -> bool:
+    """Whether rebuilt ``data`` is the file that was added: its sha256, or for a rows digest the
+    hash of each group's bytes where the index says the group lies."""
+    if not entry.digest.startswith(ROWS_DIGEST):
+        return digest_bytes(data) == entry.digest
+    if index.rule is None or entry.layout is None:
+        return False
+    mv = memoryview(data)
+    pos = len(entry.layout.prefix)
+    hashes = []
+    for g in index.groups:
+        hashes.append(hashlib.sha256(mv[pos : pos + g.span]).digest())
+        pos += g.span
+    return pos == len(data) and rows_digest(GroupRule(index.rule), bytes(mv[: len(entry.layout.prefix)]), hashes) == entry.digest
 
 
 def _get(blobs: BlobStore, digest: str, path: str) -> bytes:

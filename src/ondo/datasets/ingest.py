@@ -1,16 +1,18 @@
 """Turning one file into a manifest entry: whole files are hashed and copied, row files are
-split into rows, new rows go into a pack, and chunks unchanged since the previous version
-are reused without being split or parsed again.
+split into rows, new rows go into a pack, and groups unchanged since the previous version
+are reused without being split, parsed or hashed again.
+
+A row file that can be rebuilt byte for byte from its rows is named by ``packs.rows_digest``
+over its groups, so a re-add hashes only the groups it could not prove unchanged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import mmap
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,18 @@ import numpy as np
 from ondo.blobs import BlobStore, digest_bytes
 from ondo.blobs.direct import DirectAppender
 from ondo.datasets.manifest import FileEntry
-from ondo.datasets.packs import CHUNK_ROWS, Group, RowIndex, RowList, load_group, load_index
+from ondo.datasets.packs import (
+    CHUNK_ROWS,
+    ROWS_DIGEST,
+    Group,
+    GroupRule,
+    RowIndex,
+    RowList,
+    body_pack_name,
+    load_group,
+    load_index,
+    rows_digest,
+)
 from ondo.datasets.rows import (
     DIALECTS,
     BadRow,
@@ -94,21 +107,28 @@ class _NewRow:
 
 @dataclass
 class _Walk:
-    pieces: list[tuple[str, int, int]] = field(default_factory=list)  # ('chunk', j, 0) | ('new', first, count)
+    # ('chunk', j, 0): old group j as it was | ('new', first, count): a new group of rows new[first:first+count]
+    pieces: list[tuple[str, int, int]] = field(default_factory=list)
     new: list[_NewRow] = field(default_factory=list)
     bad: list[dict[str, Any]] = field(default_factory=list)
     bad_count: int = 0
     lossless: bool = True
     newline: bytes | None = None
     keysets: dict[tuple[str, ...], None] = field(default_factory=dict)
+    growing: bool = False  # the last piece is a new group still taking rows
 
     def add_new(self, row: _NewRow) -> None:
-        if self.pieces and self.pieces[-1][0] == "new":
+        if self.growing:
             kind, first, count = self.pieces[-1]
             self.pieces[-1] = (kind, first, count + 1)
         else:
             self.pieces.append(("new", len(self.new), 1))
+            self.growing = True
         self.new.append(row)
+
+    def cut(self) -> None:
+        """The new group being filled ends here (``GroupRule``)."""
+        self.growing = False
 
 
 def ingest_text_rows(
@@ -120,22 +140,11 @@ def ingest_text_rows(
     display: str,
     base: FileEntry | None,
     skip_bad: bool,
-    digest: Future[str] | None = None,
 ) -> FileEntry:
-    """Store a JSONL/CSV/TSV file as rows; ``base`` is the same path in the previous version;
-    ``digest``: the sha256 of ``data``, already being computed (see ``versions._start_digests``)."""
-    # The file's digest is computed on another core while the rows are matched (hashlib lets go of the GIL).
-    with contextlib.ExitStack() as stack:
-        if digest is None:
-            hasher = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ondo-digest"))
-            digest = hasher.submit(digest_bytes, data)
-        entry = _ingest_text_rows(
-            blobs, data=data, rel=rel, fmt=fmt, display=display, base=base, skip_bad=skip_bad,
-            data_digest=digest.result,
-        )
-        entry.digest = digest.result()
+    """Store a JSONL/CSV/TSV file as rows; ``base`` is the same path in the previous version."""
+    entry = _ingest_text_rows(blobs, data=data, rel=rel, fmt=fmt, display=display, base=base, skip_bad=skip_bad)
     if entry.layout is None:
-        blobs.put_bytes(bytes(data))  # not rebuildable from its rows: keep the file as it is
+        entry.digest = blobs.put_bytes(bytes(data))  # not rebuildable from its rows: keep the file as it is
     return entry
 
 
@@ -148,8 +157,8 @@ def _ingest_text_rows(
     display: str,
     base: FileEntry | None,
     skip_bad: bool,
-    data_digest: Callable[[], str] | None = None,
 ) -> FileEntry:
+    rule = GroupRule(CHUNK_ROWS)
     try:
         prefix, columns, pos = read_header(data, fmt)
     except BadRow as exc:
@@ -160,25 +169,27 @@ def _ingest_text_rows(
         and base.layout.prefix == prefix and base.rows is not None
     ):
         base_index = load_index(blobs, base.rows)
+        if base_index.rule != rule.avg_rows:
+            base_index = None  # cut otherwise (older stores): its groups cannot be reused as they are
     base_newline = base.layout.newline if base is not None and base.layout is not None else b"\n"
     groups = base_index.groups if base_index is not None else []
     line0 = prefix.count(b"\n") + 1
     if base_index is None and fmt != "csv":
         data = data if isinstance(data, bytes) else bytes(data)  # the segment scan splits it
-        walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, data_digest)
+        walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, rule, prefix)
         lossless = walk.lossless
     else:
         same = _SameBytes.against(blobs, base, groups, data) if base_index is not None else None
         try:
             with ThreadPoolExecutor(_HASH_THREADS, thread_name_prefix="ondo-match") as hasher:
-                walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display, hasher, same)
+                walk = _walk(data, pos, fmt, line0, groups, base_newline, columns, skip_bad, display, rule, hasher, same)
         finally:
             if same is not None:
                 same.close()
         covered = sum(groups[a].span for kind, a, _ in walk.pieces if kind == "chunk")
         covered += sum(r.next - r.start for r in walk.new)
         lossless = walk.lossless and covered == len(data) - pos
-        index = _store_rows(blobs, data, walk, base_index, lossless)
+        index = _store_rows(blobs, data, walk, base_index, lossless, rule)
     newline = walk.newline or base_newline
     final_newline = len(data) > pos and data[len(data) - len(newline) :] == newline
     if fmt == "jsonl":
@@ -187,18 +198,19 @@ def _ingest_text_rows(
             seen.update(dict.fromkeys(ks))
         columns = list(seen)
     layout = Layout(prefix, newline, final_newline) if lossless else None
+    digest = rows_digest(rule, prefix, [g.hash for g in index.groups if g.hash is not None]) if lossless else ""
     return FileEntry(
-        path=rel, size=len(data), digest="", kind="rows", format=fmt, rows=put_small(blobs, index.encode()),
+        path=rel, size=len(data), digest=digest, kind="rows", format=fmt, rows=put_small(blobs, index.encode()),
         row_count=index.count, columns=columns, layout=layout, bad_rows=walk.bad_count, bad_samples=walk.bad,
     )
 
 
-def _chunk_at(mv: memoryview, n: int, pos: int, g: Group, known: bool = False) -> bool:
-    """Whether group ``g``'s bytes are at ``pos``; ``known``: they are (compared with the old file)."""
+def _chunk_at(mv: memoryview, n: int, pos: int, g: Group, known: bool = False, last: bool = False) -> bool:
+    """Whether group ``g``'s bytes are at ``pos``; ``known``: they are (compared with the old file);
+    ``last``: ``g`` ended the old file, where the file ended rather than where the rule cut, so it
+    is taken only where it ends this file too."""
     end = pos + g.span
-    if g.hash is None or end > n or g.span == 0:
-        return False
-    if mv[end - 1] != 10 and end != n:  # a group that ended the old file must end this one too
+    if g.hash is None or end > n or g.span == 0 or (last and end != n):
         return False
     return known or hashlib.sha256(mv[pos:end]).digest() == g.hash
 
@@ -233,8 +245,14 @@ class _SameBytes:
             at += g.span
         if at != base.size:  # the groups do not tile the old file: nothing to compare against
             return None
+        if base.digest.startswith(ROWS_DIGEST):  # its body was stored as a pack by a first add (if by one)
+            if base.layout.prefix:
+                return None  # the pack lacks the prefix: offsets would not line up
+            old_path = blobs.path_of(body_pack_name(base.digest))
+        else:
+            old_path = blobs.path_of(base.digest)  # older stores: the whole file, by its sha256
         try:
-            with open(blobs.path_of(base.digest), "rb") as f:
+            with open(old_path, "rb") as f:
                 if os.fstat(f.fileno()).st_size != base.size or base.size == 0:
                     return None
                 # read in one pass by the kernel rather than a page fault at a time
@@ -288,10 +306,16 @@ class _SameBytes:
 
 def _walk(
     data: FileBytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
-    columns: list[str], skip_bad: bool, display: str, hasher: ThreadPoolExecutor | None = None,
+    columns: list[str], skip_bad: bool, display: str, rule: GroupRule, hasher: ThreadPoolExecutor | None = None,
     same: _SameBytes | None = None,
 ) -> _Walk:
+    """Split ``data`` from ``pos`` into the old groups still in it and new groups of rows.
+
+    Old groups are looked for only where the rule cuts the new rows (and at the start): they
+    were cut by the same rule, so from a common cut on, equal rows are grouped alike."""
     w = _Walk()
+    last = len(chunks) - 1
+    count = span = 0  # rows and bytes of the new group being filled
     mv = memoryview(data)
     n = len(data)
     first: dict[bytes, list[int]] = {}
@@ -320,11 +344,11 @@ def _walk(
                 del run[cut + 1 :], known[cut + 1 :]
             unsure = [ja for ja, k in zip(run, known, strict=True) if not k]
             hashed = iter(
-                list(hasher.map(lambda ja: _chunk_at(mv, n, ja[1], chunks[ja[0]]), unsure))
+                list(hasher.map(lambda ja: _chunk_at(mv, n, ja[1], chunks[ja[0]], last=ja[0] == last), unsure))
                 if hasher is not None and len(unsure) > 1
-                else [_chunk_at(mv, n, a, chunks[j]) for j, a in unsure]
+                else [_chunk_at(mv, n, a, chunks[j], last=j == last) for j, a in unsure]
             )
-            found = [_chunk_at(mv, n, a, chunks[j], True) if k else next(hashed)
+            found = [_chunk_at(mv, n, a, chunks[j], True, j == last) if k else next(hashed)
                      for (j, a), k in zip(run, known, strict=True)]
             for (j, _), ok in zip(run, found, strict=True):
                 if not ok:
@@ -332,6 +356,7 @@ def _walk(
                     break
                 c = chunks[j]
                 w.pieces.append(("chunk", j, 0))
+                w.cut()
                 pos += c.span
                 line += c.lines
                 expect = j + 1
@@ -356,9 +381,10 @@ def _walk(
             continue
         d = sha(raw).digest()
         matched = False
-        for j in first.get(d, ()):
-            if _chunk_at(mv, n, pos, chunks[j], same is not None and same.holds(j, chunks[j], pos)):
+        for j in first.get(d, ()) if count == 0 else ():  # only where a group may start
+            if _chunk_at(mv, n, pos, chunks[j], same is not None and same.holds(j, chunks[j], pos), j == last):
                 w.pieces.append(("chunk", j, 0))
+                w.cut()
                 pos += chunks[j].span
                 line += chunks[j].lines
                 expect = j + 1
@@ -382,6 +408,11 @@ def _walk(
             line += rec.lines
             continue
         w.add_new(_NewRow(d, rec.start, rec.end, rec.next, line, rec.lines))
+        count += 1
+        span += rec.next - rec.start
+        if rule.closes(count, span, d):
+            w.cut()
+            count = span = 0
         pos = rec.next
         line += rec.lines
     return w
@@ -411,11 +442,12 @@ def put_small(blobs: BlobStore, data: bytes) -> str:
 
 def _fresh_lines(
     blobs: BlobStore, data: bytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str,
-    body_digest: Callable[[], str] | None = None,
+    rule: GroupRule, prefix: bytes,
 ) -> tuple[_Walk, RowIndex]:
     """A first add of a line-format file (JSONL, TSV): lines scanned in parallel segments, and the
     file body itself as the pack (rows are found by offset and length; the newlines between them
-    cost one byte a row)."""
+    cost one byte a row). The pack is named after the file's rows digest, so its bytes are hashed
+    once, group by group."""
     w = _Walk()
     body = data if pos == 0 else data[pos:]
     dig_parts: list[bytes] = []
@@ -455,34 +487,39 @@ def _fresh_lines(
     raw_digs = b"".join(dig_parts)
     kept = len(raw_digs) // 32
     digests = np.frombuffer(raw_digs, "S32") if kept else np.zeros(0, "S32")
-    if not kept:
-        pack = ""
-    elif pos == 0 and body_digest is not None:  # the body is the whole file, whose digest is on its way
-        pack = body_digest()
-    else:
-        pack = digest_bytes(body)
     mv = memoryview(body)
-    cuts = list(range(0, kept, CHUNK_ROWS))
     lossless = w.lossless
+    ends = rule.cuts(raw_digs, starts[keep + 1])
+    spans = list(zip([0, *ends], ends, strict=False))
 
-    def group(c: int) -> Group:
-        e = min(c + CHUNK_ROWS, kept)
-        lo, hi = int(starts[c]), int(starts[e])
-        rl = RowList(digests[c:e], np.zeros(e - c, np.uint32), offsets[c:e], lengths[c:e], [pack])
-        entries = put_small(blobs, rl.encode_group())
-        first = raw_digs[32 * c : 32 * c + 32]
-        if lossless:
-            return Group(c, e - c, entries, first, hi - lo, e - c, sha(mv[lo:hi]).digest())
-        return Group(c, e - c, entries, first)
-
-    # The pack and the group blobs are written by several threads: hashing and file writes let go
-    # of the GIL, and creating a thousand small files is mostly waiting on the file system.
+    # Hashing, file writes and creating the group blobs let go of the GIL, so several threads share
+    # them: a lossless file's groups are hashed first, because they name the pack the groups point to.
     with ThreadPoolExecutor(_GROUP_THREADS, thread_name_prefix="ondo-groups") as pool:
+        hashes = list(pool.map(lambda ce: sha(mv[int(starts[ce[0]]) : int(starts[ce[1]])]).digest(), spans)) if lossless else []
+        if not kept:
+            pack = ""
+        elif lossless:
+            pack = body_pack_name(rows_digest(rule, prefix, hashes))
+        else:
+            pack = digest_bytes(body)
+
+        def group(ce: tuple[int, int]) -> Group:
+            c, e = ce
+            rl = RowList(digests[c:e], np.zeros(e - c, np.uint32), offsets[c:e], lengths[c:e], [pack])
+            entries = put_small(blobs, rl.encode_group())
+            first = raw_digs[32 * c : 32 * c + 32]
+            return Group(c, e - c, entries, first)
+
         stored = pool.submit(_put_known, blobs, body, pack) if kept else None
-        groups = list(pool.map(group, cuts))
+        groups = list(pool.map(group, spans))
+        if lossless:
+            groups = [
+                Group(g.start, g.count, g.entries, g.first, int(starts[hi] - starts[lo]), hi - lo, h)
+                for g, (lo, hi), h in zip(groups, spans, hashes, strict=True)
+            ]
         if stored is not None:
             stored.result()
-    return w, RowIndex(kept, groups)
+    return w, RowIndex(kept, groups, rule.avg_rows if lossless else None)
 
 
 Loc = tuple[str, int, int]  # (pack digest, offset, length); pack "" is the pack being written
@@ -526,7 +563,9 @@ def _save_group(blobs: BlobStore, digests: list[bytes], locs: list[Loc], new_pac
     return put_small(blobs, rl.encode_group())
 
 
-def _store_rows(blobs: BlobStore, data: FileBytes, w: _Walk, base: RowIndex | None, lossless: bool) -> RowIndex:
+def _store_rows(
+    blobs: BlobStore, data: FileBytes, w: _Walk, base: RowIndex | None, lossless: bool, rule: GroupRule
+) -> RowIndex:
     """Write the new pack and groups; groups the walk matched are reused as they are."""
     known: dict[bytes, Loc] = {}
     if base is not None and w.new:
@@ -545,18 +584,16 @@ def _store_rows(blobs: BlobStore, data: FileBytes, w: _Walk, base: RowIndex | No
             groups.append(g.moved(start) if lossless else Group(start, g.count, g.entries, g.first))
             start += g.count
             continue
-        for s in range(a, a + b, CHUNK_ROWS):
-            e = min(s + CHUNK_ROWS, a + b)
-            rows = w.new[s:e]
-            entries = _save_group(blobs, [r.digest for r in rows], locs[s:e], new_pack)
-            if lossless:
-                lo, hi = rows[0].start, rows[-1].next
-                groups.append(Group(start, len(rows), entries, rows[0].digest, hi - lo, sum(r.lines for r in rows),
-                                    hashlib.sha256(mv[lo:hi]).digest()))
-            else:
-                groups.append(Group(start, len(rows), entries, rows[0].digest))
-            start += len(rows)
-    return RowIndex(start, groups)
+        rows = w.new[a : a + b]  # one group: the walk cut them by the rule
+        entries = _save_group(blobs, [r.digest for r in rows], locs[a : a + b], new_pack)
+        if lossless:
+            lo, hi = rows[0].start, rows[-1].next
+            groups.append(Group(start, len(rows), entries, rows[0].digest, hi - lo, sum(r.lines for r in rows),
+                                hashlib.sha256(mv[lo:hi]).digest()))
+        else:
+            groups.append(Group(start, len(rows), entries, rows[0].digest))
+        start += len(rows)
+    return RowIndex(start, groups, rule.avg_rows if lossless else None)
 
 
 def ingest_parquet(blobs: BlobStore, *, path: str, rel: str, display: str, base: FileEntry | None) -> FileEntry:

@@ -16,7 +16,8 @@ import orjson
 
 from ondo.datasets.rows import Layout
 
-FORMAT = "ondo.dataset/1"
+FORMAT = "ondo.dataset/2"  # 2: row files that rebuild exactly are named by packs.rows_digest
+_READABLE = ("ondo.dataset/1", FORMAT)
 SMALL_FILE = 1 << 20  # whole files up to this size are packed many to a blob (see locations.py)
 
 
@@ -24,7 +25,7 @@ SMALL_FILE = 1 << 20  # whole files up to this size are packed many to a blob (s
 class FileEntry:
     path: str
     size: int
-    digest: str  # sha256 of the file's bytes
+    digest: str  # sha256 of the file's bytes, or packs.rows_digest for a row file rebuilt from its rows
     kind: str = "file"  # 'file' (stored whole) | 'rows'
     format: str | None = None
     rows: str | None = None  # row list blob
@@ -88,7 +89,7 @@ class Manifest:
     @classmethod
     def decode(cls, data: bytes) -> Manifest:
         body = json.loads(data)
-        if body.get("format") != FORMAT:
+        if body.get("format") not in _READABLE:
             raise ValueError(f"unknown manifest format {body.get('format')!r}")
         return cls([FileEntry.from_dict(f) for f in body["files"]])
 

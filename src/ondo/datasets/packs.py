@@ -13,10 +13,17 @@ Each group also records the sha256 of the bytes its rows occupied in the file (`
 with ``span`` and ``lines``) and its first row's digest. On the next add a group whose bytes
 are still in the file is taken whole without splitting, hashing or parsing its rows; that is
 what makes a re-add after a small edit cost a fraction of the first add.
+
+Where groups end is decided by the rows themselves (``GroupRule``), not by counting from the
+start of the file: an inserted or edited row changes the groups around it and no others, and
+equal files always get equal groups. That is what lets a row file's digest be taken over its
+groups' hashes (``rows_digest``): a re-add then hashes only the bytes it could not prove
+unchanged, instead of the whole file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import struct
@@ -28,12 +35,90 @@ import numpy as np
 
 from ondo.blobs import BlobStore
 
-INDEX_MAGIC = b"ONDOROWINDEX1\n"
+INDEX_MAGIC_V1 = b"ONDOROWINDEX1\n"  # groups cut every CHUNK_ROWS rows; read, not written
+INDEX_MAGIC = b"ONDOROWINDEX2\n"  # groups cut by GroupRule
 GROUP_MAGIC = b"ONDOROWGROUP1\n"
-# Rows per group. Each group is its own blob (a file): at 1,024 rows a 1M-row file made a thousand of
-# them, and creating those took more kernel time than parsing the rows. A re-add redoes one group
-# around each edit, so bigger groups cost it only the few milliseconds of hashing 8,192 rows.
-CHUNK_ROWS = 8192
+# Rows per group, on average. Each group is its own blob (a file): at 1,024 rows a 1M-row file made a
+# thousand of them, and creating those took more kernel time than parsing the rows. A re-add redoes
+# the group around each edit, so bigger groups cost it only a few milliseconds.
+CHUNK_ROWS = 4096
+ROWS_DIGEST = "rows-sha256:"  # a row file's digest over its groups (``rows_digest``)
+MAX_GROUP_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """Where a group of rows ends, from the rows alone (content-defined chunking, over rows).
+
+    A group ends after a *marked* row (one whose digest's low bits are zero: one row in
+    ``avg_rows / 2``) once it holds ``min_rows`` (``avg_rows / 2``) rows, or when it reaches
+    ``max_rows`` rows or ``MAX_GROUP_BYTES`` bytes. Each decision depends only on the rows since the
+    previous cut, so two files that share a run of rows after a common cut are cut alike from there
+    on. The minimum keeps runs of one repeated marked row from making a group per row, and narrows
+    the sizes: with no minimum (marks one in ``avg_rows``) sizes spread geometrically and an edit
+    most often lands in a big group, about twice the average; a re-add redoes that group."""
+
+    avg_rows: int  # a power of two
+
+    @property
+    def min_rows(self) -> int:
+        return max(1, self.avg_rows // 2)
+
+    @property
+    def mask(self) -> int:
+        return max(1, self.avg_rows // 2) - 1
+
+    @property
+    def max_rows(self) -> int:
+        return self.avg_rows * 8
+
+    def marked(self, digest: bytes) -> bool:
+        return int.from_bytes(digest[:4], "little") & self.mask == 0
+
+    def closes(self, count: int, span: int, digest: bytes) -> bool:
+        """A group of ``count`` rows and ``span`` bytes whose last row has ``digest`` ends here."""
+        return (count >= self.min_rows and self.marked(digest)) or count >= self.max_rows or span >= MAX_GROUP_BYTES
+
+    def cuts(self, digests: bytes, ends: np.ndarray) -> list[int]:
+        """Group ends (exclusive row indexes) for rows with these back-to-back 32-byte digests;
+        ``ends[i]``: the byte offset where row ``i`` ends, from where the first group starts.
+        The same cuts ``closes`` gives row by row (tests hold the two together)."""
+        n = len(digests) // 32
+        if n == 0:
+            return []
+        low = np.frombuffer(digests, "<u4").reshape(n, 8)[:, 0]
+        marks = np.flatnonzero((low & np.uint32(self.mask)) == 0)
+        ends = np.asarray(ends, np.int64)
+        out: list[int] = []
+        start = 0
+        base = 0
+        while start < n:
+            k = int(np.searchsorted(marks, start + self.min_rows - 1))
+            end = int(marks[k]) + 1 if k < len(marks) else n
+            end = min(end, start + self.max_rows, n, int(np.searchsorted(ends, base + MAX_GROUP_BYTES)) + 1)
+            out.append(end)
+            base = int(ends[end - 1])
+            start = end
+        return out
+
+
+def rows_digest(rule: GroupRule, prefix: bytes, hashes: Iterable[bytes]) -> str:
+    """A row file's digest: the sha256 over its prefix's hash and its groups' hashes, in order.
+
+    The groups tile the file after the prefix and each hash covers its group's bytes, so equal
+    digests mean equal files; the groups are cut by ``rule`` from the rows, so equal files mean
+    equal digests. Unlike a plain sha256 of the file, it is not what ``sha256sum`` prints."""
+    h = hashlib.sha256(b"ondo rows %d\n" % rule.avg_rows)
+    h.update(hashlib.sha256(prefix).digest())
+    for x in hashes:
+        h.update(x)
+    return ROWS_DIGEST + h.hexdigest()
+
+
+def body_pack_name(file_digest: str) -> str:
+    """The pack a first add writes a line file's body to: named after the file's rows digest
+    (which fixes its bytes), as a file pack is named after its members."""
+    return "pack:" + file_digest.removeprefix(ROWS_DIGEST)
 
 
 @dataclass(frozen=True)
@@ -54,10 +139,12 @@ class Group:
 class RowIndex:
     count: int
     groups: list[Group]
+    rule: int | None = None  # GroupRule.avg_rows of its cuts; None: cut by count (old) or not by content
 
     def encode(self) -> bytes:
         header = {
             "count": self.count,
+            "rule": self.rule,
             "groups": [
                 [g.start, g.count, g.entries, g.first.hex(), g.span, g.lines, g.hash.hex() if g.hash else None]
                 for g in self.groups
@@ -67,14 +154,14 @@ class RowIndex:
 
     @classmethod
     def decode(cls, data: bytes) -> RowIndex:
-        if not data.startswith(INDEX_MAGIC):
+        if not data.startswith((INDEX_MAGIC, INDEX_MAGIC_V1)):
             raise ValueError("not an ondo row index")
         header: dict[str, Any] = json.loads(data[len(INDEX_MAGIC) :])
         groups = [
             Group(s, c, e, bytes.fromhex(f), sp, ln, bytes.fromhex(h) if h else None)
             for s, c, e, f, sp, ln, h in header["groups"]
         ]
-        return cls(int(header["count"]), groups)
+        return cls(int(header["count"]), groups, header.get("rule"))
 
 
 @dataclass

@@ -44,14 +44,21 @@ def host() -> str:
 
 def lookup(ws: Workspace, root: str, is_dir: bool) -> dict[str, StatEntry]:
     """Cached entries for ``root`` (a file) or for every file under it (a folder)."""
+    if not is_dir:
+        return lookup_paths(ws, [root])
+    base = root.rstrip(os.sep) + os.sep
+    return _fetch(ws, (t.c.path >= base) & (t.c.path < base[:-1] + chr(ord(os.sep) + 1)))
+
+
+def lookup_paths(ws: Workspace, paths: list[str]) -> dict[str, StatEntry]:
+    """Cached entries for these files."""
+    return _fetch(ws, t.c.path.in_(paths))
+
+
+def _fetch(ws: Workspace, where: sa.ColumnElement[bool]) -> dict[str, StatEntry]:
     q = sa.select(t.c.path, t.c.size, t.c.mtime_ns, t.c.inode, t.c.digest, t.c.hashed_at_ns).where(
-        t.c.host == host()
+        t.c.host == host(), where
     )
-    if is_dir:
-        base = root.rstrip(os.sep) + os.sep
-        q = q.where(t.c.path >= base, t.c.path < base[:-1] + chr(ord(os.sep) + 1))
-    else:
-        q = q.where(t.c.path == root)
     with ws.read() as conn:
         rows = conn.execute(q).tuples().all()
     entry = StatEntry._make

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ondo import aliases
 from ondo.aliases.events import all_for
 from ondo.blobs import BlobStore, digest_bytes
-from ondo.datasets import locations, statcache
+from ondo.datasets import locations, statcache, statsnap
 from ondo.datasets import repository as repo
 from ondo.datasets.ingest import ingest_parquet, ingest_text_rows
 from ondo.datasets.manifest import SMALL_FILE, FileEntry, Manifest
@@ -44,8 +44,8 @@ from ondo.workspace import Workspace
 
 KIND = "dataset"
 _WORKERS = 4
-# rel path -> (hashed_at_ns, identity of the file mapped, mapped bytes, their sha256 on its way)
-_Early = dict[str, tuple[int, tuple[int, int, int, int], FileBytes, Future[str]]]
+# rel path -> (hashed_at_ns, identity of the file read, its entry or why it failed), on its way
+_Early = dict[str, Future[tuple[int, tuple[int, int, int, int], FileEntry | Exception]]]
 PACK_BYTES = 32 << 20  # small files per pack (and per worker task)
 _manifests: OrderedDict[str, Manifest] = OrderedDict()
 
@@ -94,54 +94,77 @@ def add(
     with ws.read() as conn:
         base_row = repo.latest(conn, name)
     base = load_manifest(ws.blobs, base_row.digest).by_path() if base_row else {}
-    hasher = ThreadPoolExecutor(1, thread_name_prefix="ondo-digest")
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
-    early: _Early = {}
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="ondo-ahead")
     try:
-        early = _start_digests(hasher, root, is_dir, base)  # before listing: it overlaps the listing
+        early = _start_ingests(ws, ahead, root, is_dir, given, base, skip_bad_rows)  # overlaps the listing
         files = scan(root, ws.settings.home)
         if not files:
             raise InvalidInput(f"{given} holds no files to add")
-        return _add_scanned(ws, root, given, name, files, is_dir, base, early, message, skip_bad_rows)
+        base_digest = base_row.digest if base_row else None
+        return _add_scanned(ws, root, given, name, files, is_dir, base, base_digest, early, message, skip_bad_rows)
     finally:
-        hasher.shutdown(wait=True, cancel_futures=True)
-        early.clear()  # maps not used (the file went, or changed again): let them go now
+        ahead.shutdown(wait=True, cancel_futures=True)
         if gc_was_enabled:
             gc.enable()
 
 
-_EARLY_FILES = 4  # files mapped ahead at once: each holds a descriptor and its pages until ingested
-_EARLY_BYTES = 16 << 20  # smaller files hash in milliseconds; starting them early gains nothing
+_EARLY_FILES = 4  # big changed row files ingested ahead, at most
+_EARLY_BYTES = 16 << 20  # smaller files take milliseconds; starting them early gains nothing
 
 
-def _start_digests(hasher: ThreadPoolExecutor, root: Path, is_dir: bool, base: dict[str, FileEntry]) -> _Early:
-    """Big row files of the previous version whose size changed are surely changed: map the first
-    few and start their sha256 now, on another core, while the folder is listed, the stat cache read
-    and the other files checked (on a re-add after a small edit of a big file, that hash is most of
-    the work). They are found by stat'ing the previous version's paths, so before the listing."""
-    out: _Early = {}
+def _start_ingests(
+    ws: Workspace, ahead: ThreadPoolExecutor, root: Path, is_dir: bool, given: str, base: dict[str, FileEntry],
+    skip_bad: bool,
+) -> _Early:
+    """Big row files of the previous version that changed since are ingested at once, in another
+    thread, while the folder is listed and checked against the stat cache: on a re-add after a small
+    edit of a big file those two are most of the work, and the ingest's comparison with the previous
+    version and its file reads let go of the GIL. Found by stat'ing the previous version's paths;
+    the listing later takes the result only if it sees the very file that was read."""
+    picked: list[tuple[str, str, FileEntry]] = []
     for rel, b in base.items():
-        if len(out) >= _EARLY_FILES:
-            break
         if b.kind != "rows" or b.format not in TEXT_FORMATS or b.size < _EARLY_BYTES:
             continue
         if not is_dir and rel != root.name:
             continue
-        path = os.path.join(root, *rel.split("/")) if is_dir else str(root)
+        picked.append((rel, os.path.join(root, *rel.split("/")) if is_dir else str(root), b))
+        if len(picked) >= _EARLY_FILES:
+            break
+    if not picked:
+        return {}
+    cache = statcache.lookup_paths(ws, [p for _, p, _ in picked])
+    out: _Early = {}
+    for rel, path, b in picked:
         try:
             st = os.stat(path)
         except OSError:
             continue  # gone: the listing will not have it either
-        if st.st_size == b.size or st.st_size < _EARLY_BYTES or format_of(rel) != b.format:
-            continue
-        at = time.time_ns()  # before the bytes are read: what the stat cache's racy check needs
-        try:
-            data, mapped = _map_file_stat(path)
-        except (FileNotFoundError, ValueError, OSError):
-            continue  # gone, emptied or unreadable: left to the add proper, which reports it
-        out[rel] = (at, _identity(mapped), data, hasher.submit(digest_bytes, data))
+        c = cache.get(path)
+        if (c is not None and c.digest_if_fresh(st) == b.digest) or format_of(rel) != b.format:
+            continue  # unchanged (the listing will say so), or no longer the same kind of file
+        display = os.path.join(given, rel) if is_dir else given
+        out[rel] = ahead.submit(_ingest_ahead, ws.blobs, path, rel, b, display, skip_bad)
     return out
+
+
+def _ingest_ahead(
+    blobs: BlobStore, path: str, rel: str, base: FileEntry, display: str, skip_bad: bool
+) -> tuple[int, tuple[int, int, int, int], FileEntry | Exception]:
+    at = time.time_ns()  # before the bytes are read: what the stat cache's racy check needs
+    try:
+        data, st = _map_file_stat(path)
+    except (OSError, ValueError) as exc:  # gone, emptied or unreadable: left to the add proper
+        return at, (0, 0, -1, 0), exc
+    assert base.format is not None
+    try:
+        entry: FileEntry | Exception = ingest_text_rows(
+            blobs, data=data, rel=rel, fmt=base.format, display=display, base=base, skip_bad=skip_bad
+        )
+    except InvalidInput as exc:  # raised if the listing sees this same file
+        entry = exc
+    return at, _identity(st), entry
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -151,19 +174,29 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
 
 def _add_scanned(
     ws: Workspace, root: Path, given: str, name: str, files: list[ScannedFile], is_dir: bool,
-    base: dict[str, FileEntry], early: _Early, message: str | None,
+    base: dict[str, FileEntry], base_digest: str | None, early: _Early, message: str | None,
     skip_bad_rows: bool,
 ) -> tuple[VersionRow, bool]:
-    cache = statcache.lookup(ws, str(root), is_dir)
+    home = ws.settings.home
+    snap = statsnap.load(home, str(root), name) if is_dir and base_digest is not None else None
+    if snap is not None and snap.version == base_digest:
+        known_all, known_at, now = snap.known(files)
+        missing = [f.abs for f, k in zip(files, known_all, strict=True) if k is None]
+        cache = statcache.lookup_paths(ws, missing) if len(missing) <= 500 else statcache.lookup(ws, str(root), True)
+    else:
+        cache = statcache.lookup(ws, str(root), is_dir)
+        known_all, known_at, now = [None] * len(files), [-1] * len(files), None
 
     entries: dict[str, FileEntry] = {}
     to_cache: list[tuple[str, os.stat_result, str, int]] = []
     to_store: list[ScannedFile] = []
     row_files: list[tuple[ScannedFile, FileEntry | None]] = []
     stored_before: list[tuple[ScannedFile, str]] = []
-    for f in files:
-        c = cache.get(f.abs)
-        known = c.digest_if_fresh(f.st) if c else None
+    for i, f in enumerate(files):
+        known = known_all[i]
+        if known is None and (c := cache.get(f.abs)) is not None:
+            known = c.digest_if_fresh(f.st)
+            known_at[i] = c.hashed_at_ns if known is not None else -1
         b = base.get(f.rel)
         if known is not None and b is not None and b.digest == known and b.format == f.fmt:
             entries[f.rel] = b  # untouched since the last version: nothing to read
@@ -191,13 +224,18 @@ def _add_scanned(
             for batch in _batches(to_store)
         ]
         for f, b in row_files:  # meanwhile, in this process
-            started = early.pop(f.rel, None)  # popped: its map is let go once the file is ingested
-            if started is not None and started[1] != _identity(f.st):
-                started = None  # replaced or rewritten since it was mapped: the stat cache must not
-                # pair this listing's stat with those older bytes, so read it again
-            at = started[0] if started is not None else time.time_ns()
-            display = os.path.join(given, f.rel) if is_dir else given
-            entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows, started[2:] if started else None)
+            ahead = early.pop(f.rel, None)
+            done = ahead.result() if ahead is not None else None
+            if done is not None and done[1] == _identity(f.st):  # the file this listing saw
+                at, _, got = done
+                if isinstance(got, Exception):
+                    raise got
+                entry = got
+            else:  # not started ahead, or replaced or rewritten since: the stat cache must not pair
+                # this listing's stat with other bytes, so read it again
+                at = time.time_ns()
+                display = os.path.join(given, f.rel) if is_dir else given
+                entry = _ingest_row_file(ws.blobs, f, b, display, skip_bad_rows)
             entries[f.rel] = entry
             to_cache.append((f.abs, f.st, entry.digest, at))
         for batch, fut in futures:
@@ -219,6 +257,13 @@ def _add_scanned(
     manifest = Manifest([entries[f.rel] for f in files])
     data = manifest.encode()
     digest = digest_bytes(data)
+
+    def snapshot() -> None:
+        if is_dir:
+            hashed = {p: at for p, _, _, at in to_cache}
+            ats = [hashed.get(f.abs, a) for f, a in zip(files, known_at, strict=True)]  # -1: never trusted
+            statsnap.save(home, str(root), name, digest, files, now, [e.digest for e in manifest.files], ats)
+
     with ws.read() as conn:
         existing = repo.find_digest(conn, name, digest)
     if existing is not None:
@@ -229,6 +274,8 @@ def _add_scanned(
                 locations.record(conn, new_locations)
 
             ws.write(remember)
+        if existing.digest == digest:
+            snapshot()
         return existing, False
     ws.blobs.put_bytes(data)
     _remember_manifest(digest, manifest)
@@ -247,7 +294,9 @@ def _add_scanned(
 
     for _ in range(50):
         try:
-            return ws.write(tx)
+            out = ws.write(tx)
+            snapshot()
+            return out
         except IntegrityError:
             time.sleep(0.01)  # another process inserted this content or this number first: look again
     raise OndoError(f"could not add a version of {name}: too much contention")
@@ -281,23 +330,17 @@ def _batches(files: list[ScannedFile]) -> list[list[ScannedFile]]:
 
 
 def _ingest_row_file(
-    blobs: BlobStore, f: ScannedFile, base: FileEntry | None, display: str, skip_bad: bool,
-    early: tuple[FileBytes, Future[str]] | None = None,
+    blobs: BlobStore, f: ScannedFile, base: FileEntry | None, display: str, skip_bad: bool
 ) -> FileEntry:
     if f.fmt == "parquet":
         return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base)
-    digest: Future[str] | None = None
-    if early is not None:
-        data, digest = early
-    else:
-        try:
-            data = _map_file(f.abs) if _readds_rows(f, base) else _read_file(f.abs)
-        except FileNotFoundError:
-            raise InvalidInput("file disappeared while it was being added", file=display) from None
+    data: FileBytes
+    try:
+        data = _map_file(f.abs) if _readds_rows(f, base) else _read_file(f.abs)
+    except FileNotFoundError:
+        raise InvalidInput("file disappeared while it was being added", file=display) from None
     assert f.fmt is not None
-    return ingest_text_rows(
-        blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad, digest=digest
-    )
+    return ingest_text_rows(blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad)
 
 
 def _readds_rows(f: ScannedFile, base: FileEntry | None) -> bool:
@@ -312,7 +355,7 @@ def _read_file(path: str) -> bytes:
 
 def _map_file(path: str) -> mmap.mmap:
     """The file's pages from the page cache, without copying them into fresh memory: a re-add reads
-    the whole file only to compare and hash it, and the copy cost a fifth of the re-add."""
+    the whole file only to compare it with the previous version, and the copy cost a fifth of the re-add."""
     return _map_file_stat(path)[0]
 
 
