@@ -53,7 +53,7 @@ def test_a_group_is_never_shorter_than_the_minimum_except_at_the_end() -> None:
     rule = GroupRule(64)
     marked = next(hashlib.sha256(b"%d" % i).digest() for i in range(10**6) if rule.marked(hashlib.sha256(b"%d" % i).digest()))
     cuts = rule.cuts(marked * 1000, np.arange(1, 1001, dtype=np.int64))  # one marked row, a thousand times
-    assert cuts == list(range(rule.min_rows, 1000, rule.min_rows)) + [1000]
+    assert cuts == [*range(rule.min_rows, 1000, rule.min_rows), 1000]
 
 
 def _rows(seed: int, n: int) -> list[dict[str, object]]:
@@ -125,3 +125,30 @@ def test_a_rows_digest_is_not_the_sha256_of_the_file(ws: Workspace, tmp_path: Pa
     entry = v.manifest.by_path()["a.jsonl"]
     assert entry.digest != "sha256:" + hashlib.sha256(src.read_bytes()).hexdigest()
     assert json.loads(ws.blobs.get_bytes(v.digest))["format"] == "ondo.dataset/2"
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=st.binary(max_size=80), edits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 80), st.integers(0, 255)), max_size=3))
+def test_common_head_and_tail_are_found_at_any_alignment(old: bytes, edits: list[tuple[int, int, int]]) -> None:
+    new = bytearray(old)
+    for op, at, value in edits:
+        p = at % (len(new) + 1)
+        if op == 0:
+            new.insert(p, value)
+        elif new:
+            if op == 1:
+                del new[min(p, len(new) - 1)]
+            else:
+                new[min(p, len(new) - 1)] = value
+
+    def run(x: bytes, y: bytes) -> int:
+        n = 0
+        while n < min(len(x), len(y)) and x[n] == y[n]:
+            n += 1
+        return n
+
+    a, b = np.frombuffer(bytes(new), np.uint8), np.frombuffer(old, np.uint8)
+    head = ingest._SameBytes._head(a, b)
+    assert head == run(bytes(new), old)
+    limit = min(len(a), len(b)) - head
+    assert ingest._SameBytes._tail(a, b, limit) == min(run(bytes(new)[::-1], old[::-1]), limit)

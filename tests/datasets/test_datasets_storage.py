@@ -4,8 +4,10 @@ nothing behind and says what failed."""
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
-import time
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,20 @@ import ondo
 from ondo.blobs import digest_bytes, is_pack
 from ondo.blobs.direct import DirectAppender
 from ondo.datasets import ingest, locations, versions, workers
-from ondo.store.tables.datasets import dataset_file_locations
+from ondo.datasets import repository as repo
+from ondo.datasets.ingest import digest_list
+from ondo.datasets.manifest import Manifest
+from ondo.datasets.packs import (
+    INDEX_MAGIC_V1,
+    ROWS_DIGEST,
+    RowList,
+    body_pack_name,
+    load_index,
+    load_rows,
+    referenced_blobs,
+)
+from ondo.errors import StoreError
+from ondo.store.tables.datasets import dataset_file_locations, dataset_stat_cache, dataset_versions
 from ondo.workspace import Workspace
 
 
@@ -27,19 +42,67 @@ def _files(folder: Path, n: int) -> None:
         (folder / "files" / f"f{i}.txt").write_text(f"small file {i}\n" * (i + 1))
 
 
-def test_a_store_from_before_reads_verifies_and_grows(
-    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Earlier stores named file packs by the sha256 of their bytes and cut 1,024-row groups; both
-    must keep reading, verifying and checking out, and a re-add on top must mix in new groups."""
-    folder = tmp_path / "d"
+def _to_old_format(ws: Workspace, name: str, folder: Path, rel: str) -> str:
+    """Rewrite the latest version of ``name`` as earlier code wrote it; returns the digest of the
+    row file ``rel``'s body blob.
+
+    Earlier code named a row file by the sha256 of its bytes and stored a first add's body as a
+    blob under that same sha256; its row index (``INDEX_MAGIC_V1``, no "rule") cut a group every
+    1,024 rows; its manifest said "ondo.dataset/1". The body, groups, index, manifest and version
+    row are rewritten that way (the groups' rows keep their offsets, so only the pack name changes)."""
+    with ws.read() as conn:
+        row = repo.latest(conn, name)
+    assert row is not None
+    manifest = Manifest.decode(ws.blobs.get_bytes(row.digest))
+    entry = manifest.by_path()[rel]
+    assert entry.rows is not None and entry.layout is not None and not entry.layout.prefix
+    assert entry.digest.startswith(ROWS_DIGEST)
+    data = (folder / rel).read_bytes()
+    new_pack = body_pack_name(entry.digest)
+    rl = load_rows(ws.blobs, entry.rows)
+    assert rl.packs == [new_pack]
+    assert Path(ws.blobs.path_of(new_pack)).read_bytes() == data  # JSONL: no prefix, the body is the file
+
+    body = ws.blobs.put_bytes(data)  # the whole file, named by its sha256
+    assert body == digest_bytes(data)
+    Path(ws.blobs.path_of(new_pack)).unlink()
+    firsts = digest_list(rl.digests)
+    offsets = rl.offsets.tolist()
+    n = len(rl)
+    groups = []
+    for s in range(0, n, 1024):  # cut by count, as before
+        e = min(s + 1024, n)
+        lo, hi = offsets[s], offsets[e] if e < n else len(data)
+        part = RowList(rl.digests[s:e], rl.pack_idx[s:e], rl.offsets[s:e], rl.lengths[s:e], [body])
+        blob = ingest.put_small(ws.blobs, part.encode_group())
+        groups.append([s, e - s, blob, firsts[s].hex(), hi - lo, e - s, hashlib.sha256(data[lo:hi]).hexdigest()])
+    header = {"count": n, "groups": groups}
+    index = ingest.put_small(ws.blobs, INDEX_MAGIC_V1 + json.dumps(header, separators=(",", ":")).encode())
+
+    stale = entry.digest
+    entry.digest, entry.rows = body, index
+    encoded = manifest.encode()
+    assert encoded.count(b'"format":"ondo.dataset/2"') == 1
+    old_digest = ws.blobs.put_bytes(encoded.replace(b'"format":"ondo.dataset/2"', b'"format":"ondo.dataset/1"'))
+    tv, ts = dataset_versions, dataset_stat_cache
+
+    def rewrite(conn: sa.Connection) -> None:
+        conn.execute(sa.update(tv).where(tv.c.id == row.id).values(digest=old_digest))
+        conn.execute(sa.update(ts).where(ts.c.digest == stale).values(digest=body))  # what earlier adds cached
+
+    ws.write(rewrite)
+    versions._manifests.clear()
+    shutil.rmtree(ws.settings.home / "cache" / "statsnap", ignore_errors=True)  # taken for the replaced version
+    return body
+
+
+def _old_version(ws: Workspace, folder: Path) -> tuple[list[dict[str, Any]], str]:
+    """Version 1 of "old", stored as earlier code stored it: its rows and its row file's body blob."""
     _files(folder, 6)
     rows = [{"id": i, "text": f"row {i}"} for i in range(3000)]
     write_jsonl(folder / "rows.jsonl", rows)
     age(folder)
-    with monkeypatch.context() as m:
-        m.setattr(ingest, "CHUNK_ROWS", 1024)
-        v1 = ondo.data.add(folder, name="old")
+    v1 = ondo.data.add(folder, name="old")
     # rename the file pack the way earlier code named it, and point its locations there
     with ws.read() as conn:
         where = locations.lookup(conn, [f.digest for f in v1.files if f.packed])
@@ -51,22 +114,77 @@ def test_a_store_from_before_reads_verifies_and_grows(
     Path(ws.blobs.path_of(pack)).unlink()
     t = dataset_file_locations
     ws.write(lambda conn: conn.execute(sa.update(t).where(t.c.pack == pack).values(pack=old_name)))
+    return rows, _to_old_format(ws, "old", folder, "rows.jsonl")
 
-    assert ondo.data.verify("old").ok
+
+def test_a_store_from_before_reads_verifies_and_grows(ws: Workspace, tmp_path: Path) -> None:
+    """Earlier stores named file packs by the sha256 of their bytes, named a row file and its body
+    blob by the sha256 of its bytes, cut 1,024-row groups and wrote "ondo.dataset/1" manifests; all
+    of it must keep reading, verifying and checking out, and a re-add on top must work."""
+    folder = tmp_path / "d"
+    rows, body = _old_version(ws, folder)
+    jsonl = (folder / "rows.jsonl").read_bytes()
+
+    v1 = ondo.data.get("old@v1")
+    raw = json.loads(ws.blobs.get_bytes(v1.digest))
+    assert raw["format"] == "ondo.dataset/1"
+    entry = v1.manifest.by_path()["rows.jsonl"]
+    assert entry.digest == body == "sha256:" + hashlib.sha256(jsonl).hexdigest()
+    assert entry.rows is not None and ws.blobs.get_bytes(entry.rows).startswith(INDEX_MAGIC_V1)
+    index = load_index(ws.blobs, entry.rows)
+    assert index.rule is None and [g.count for g in index.groups] == [1024, 1024, 952]
+    assert referenced_blobs(ws.blobs, entry.rows)[body] == "row pack"
+    assert not any(is_pack(b) for b in referenced_blobs(ws.blobs, entry.rows))
+
+    report = ondo.data.verify("old")
+    assert report.ok, report.problems
     out = tmp_path / "out1"
     v1.checkout(out)
     assert (out / "files" / "f5.txt").read_bytes() == (folder / "files" / "f5.txt").read_bytes()
-    assert (out / "rows.jsonl").read_bytes() == (folder / "rows.jsonl").read_bytes()
+    assert (out / "rows.jsonl").read_bytes() == jsonl
+    assert [r["text"] for r in v1.rows()] == [r["text"] for r in rows]
+    # nothing changed: the old version itself, though a manifest written now would be format 2
+    assert ondo.data.add(folder, name="old").version == 1
 
     rows[2500] = {**rows[2500], "text": "edited"}
     rows.append({"id": 3000, "text": "new"})
     write_jsonl(folder / "rows.jsonl", rows)
-    v2 = ondo.data.add(folder, name="old")  # 8,192-row groups now, after the old 1,024-row ones
-    assert v2.version == 2 and ondo.data.verify().ok
+    v2 = ondo.data.add(folder, name="old")  # the old index's groups were cut otherwise: the file is read again
+    assert v2.version == 2 and v2.created
+    report = ondo.data.verify()
+    assert report.ok, report.problems
+    assert report.versions == ["old@v1", "old@v2"]
     out2 = tmp_path / "out2"
     v2.checkout(out2)
     assert (out2 / "rows.jsonl").read_bytes() == (folder / "rows.jsonl").read_bytes()
+    assert (out2 / "files" / "f5.txt").read_bytes() == (folder / "files" / "f5.txt").read_bytes()
+    e2 = v2.manifest.by_path()["rows.jsonl"]
+    assert e2.digest.startswith(ROWS_DIGEST) and e2.rows is not None
+    assert load_index(ws.blobs, e2.rows).rule is not None
     assert [r["text"] for r in v2.rows()][2500] == "edited"
+    assert [r["text"] for r in v2.rows()] == [r["text"] for r in rows]
+    out3 = tmp_path / "out3"  # the old version still checks out as it was
+    ondo.data.checkout("old@v1", out3)
+    assert (out3 / "rows.jsonl").read_bytes() == jsonl
+
+
+def test_a_corrupted_body_blob_from_before_is_reported(ws: Workspace, tmp_path: Path) -> None:
+    """In an earlier store a row file's rows sit in a blob named by the sha256 of the whole file;
+    a flipped byte there is found by verify, and a checkout refuses to rebuild the file."""
+    folder = tmp_path / "d"
+    _, body = _old_version(ws, folder)
+    assert ondo.data.verify("old").ok
+    path = Path(ws.blobs.path_of(body))
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    report = ondo.data.verify("old")
+    assert not report.ok
+    assert {(p["path"], p["blob"], p["status"]) for p in report.problems} == {("rows.jsonl", body, "corrupted")}
+    with pytest.raises(StoreError):
+        ondo.data.checkout("old@v1", tmp_path / "out")
 
 
 def test_a_failed_pack_write_says_why_and_leaves_no_file(ws: Workspace, tmp_path: Path,

@@ -13,10 +13,9 @@ from dataset_files import age, blob_digests, write_jsonl
 
 import ondo
 from ondo.datasets import ingest
-from ondo.datasets.packs import load_index
 from ondo.datasets import versions as versions_mod
 from ondo.datasets.manifest import Manifest
-from ondo.datasets.packs import RowList, load_rows
+from ondo.datasets.packs import RowList, load_index, load_rows
 from ondo.errors import InvalidInput, NotFound
 from ondo.workspace import Workspace
 

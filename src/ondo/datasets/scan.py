@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import NamedTuple
 
-from ondo.datasets.rows import format_of
+from ondo.datasets.rows import ROW_FORMATS, format_of
 
 # Folders that are tool state, never data.
 SKIP_DIRS = frozenset({".git", ".dvc", ".ondo", "__pycache__", ".ipynb_checkpoints"})
@@ -29,6 +29,7 @@ def scan(root: Path, skip: Path | None = None) -> list[ScannedFile]:
     stack = [str(root)]
     base = len(str(root).rstrip(os.sep)) + 1
     is_reg = stat.S_ISREG
+    make = tuple.__new__  # a NamedTuple's own constructor costs a Python call per file
     while stack:
         folder = stack.pop()
         prefix = folder[base:].replace(os.sep, "/") + "/" if len(folder) >= base else ""
@@ -40,7 +41,10 @@ def scan(root: Path, skip: Path | None = None) -> list[ScannedFile]:
                     continue
                 st = e.stat()
                 if is_reg(st.st_mode):
-                    out.append(ScannedFile(e.path, prefix + e.name, st, format_of(e.name)))
+                    name = e.name
+                    dot = name.rfind(".")
+                    fmt = format_of(name) if dot > 0 and name[dot:].lower() in ROW_FORMATS else None
+                    out.append(make(ScannedFile, (e.path, prefix + name, st, fmt)))
     out.sort(key=_by_rel)
     return out
 

@@ -264,8 +264,11 @@ def _add_scanned(
             ats = [hashed.get(f.abs, a) for f, a in zip(files, known_at, strict=True)]  # -1: never trusted
             statsnap.save(home, str(root), name, digest, files, now, [e.digest for e in manifest.files], ats)
 
+    unchanged = base_digest is not None and not (to_store or row_files or stored_before) and len(entries) == len(base)
     with ws.read() as conn:
-        existing = repo.find_digest(conn, name, digest)
+        # nothing read, every file the previous version's: that version, even when its manifest is
+        # in an older format (whose digest a re-encoding would not give)
+        existing = repo.find_digest(conn, name, base_digest if unchanged and base_digest else digest)
     if existing is not None:
         if to_cache or new_locations:
 
@@ -274,8 +277,8 @@ def _add_scanned(
                 locations.record(conn, new_locations)
 
             ws.write(remember)
-        if existing.digest == digest:
-            snapshot()
+        digest = existing.digest
+        snapshot()
         return existing, False
     ws.blobs.put_bytes(data)
     _remember_manifest(digest, manifest)
