@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 import ondo
 from ondo.datasets import ingest
-from ondo.datasets.packs import MAX_GROUP_BYTES, ROWS_DIGEST, GroupRule, body_pack_name, load_index
+from ondo.datasets.packs import (
+    MAX_GROUP_BYTES,
+    ROWS_DIGEST,
+    GroupRule,
+    body_pack_name,
+    load_index,
+    rows_digest,
+)
 from ondo.errors import StoreError
 from ondo.workspace import Workspace
 
@@ -152,3 +159,11 @@ def test_common_head_and_tail_are_found_at_any_alignment(old: bytes, edits: list
     assert head == run(bytes(new), old)
     limit = min(len(a), len(b)) - head
     assert ingest._SameBytes._tail(a, b, limit) == min(run(bytes(new)[::-1], old[::-1]), limit)
+
+
+def test_a_rows_digest_fits_the_digest_columns() -> None:
+    """PostgreSQL refuses what SQLite lets through: digest columns hold "sha256:" and 64 hex digits."""
+    from ondo.store.tables.datasets import dataset_stat_cache
+
+    width = dataset_stat_cache.c.digest.type.length
+    assert len(rows_digest(GroupRule(4096), b"", [b"\0" * 32])) <= width == len("sha256:") + 64

@@ -42,7 +42,7 @@ GROUP_MAGIC = b"ONDOROWGROUP1\n"
 # thousand of them, and creating those took more kernel time than parsing the rows. A re-add redoes
 # the group around each edit, so bigger groups cost it only a few milliseconds.
 CHUNK_ROWS = 4096
-ROWS_DIGEST = "rows-sha256:"  # a row file's digest over its groups (``rows_digest``)
+ROWS_DIGEST = "rows:"  # a row file's digest over its groups (``rows_digest``); fits the 71-character digest columns
 MAX_GROUP_BYTES = 64 << 20
 
 
