@@ -190,3 +190,32 @@ def test_a_bad_row_found_ahead_is_reported_with_its_line(
         ondo.data.add(folder, name="bad")
     assert err.value.file is not None and err.value.file.endswith("big.jsonl") and err.value.line == 200
     assert [v.version for v in ondo.data.versions_of("bad")] == [1]
+
+
+def test_the_ingest_ahead_never_forks(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes find the body they scan in a module global: two threads forking at once could
+    hand a worker the other file. A re-add whose previous groups were cut otherwise reads the file
+    whole, so here the ingest ahead does a first add's scan, in this process."""
+    from ondo.datasets import ingest, workers
+
+    monkeypatch.setattr(versions, "_EARLY_BYTES", 0)
+    monkeypatch.setattr(workers, "SEGMENT_BYTES", 1024)
+    folder = tmp_path / "d"
+    with monkeypatch.context() as m:
+        m.setattr(ingest, "CHUNK_ROWS", 64)  # another rule: the next add cannot reuse these groups
+        ondo.data.add(_big_rows(folder, 3000), name="f")
+    forked: list[str] = []
+    real_pool = workers.process_pool
+
+    def pool(n: int) -> Any:
+        import threading
+
+        forked.append(threading.current_thread().name)
+        return real_pool(n)
+
+    monkeypatch.setattr(workers, "process_pool", pool)
+    _big_rows(folder, 3001, "y")
+    write_jsonl(folder / "another.jsonl", ({"n": j, "t": "z" * (j % 11)} for j in range(3000)))  # listed first
+    age(folder)
+    v2 = ondo.data.add(folder, name="f")
+    assert v2.row_count == 6001 and forked and not [t for t in forked if t.startswith("ondo-ahead")]

@@ -8,6 +8,7 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dataset_files import write_jsonl
@@ -229,21 +230,22 @@ def test_readd_after_random_edits_reuses_groups_correctly(
     assert ondo.data.verify(v.ref).ok
 
 
-def test_readd_compares_with_the_stored_old_file(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A first add stores a JSONL body whole, so the next add finds unchanged groups by comparing
-    bytes with it; the edited row (longer than before) shifts the tail, which must still be reused."""
+def test_readds_compare_groups_with_their_stored_bytes(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first add stores a JSONL body whole and later versions keep the groups they did not change,
+    so every re-add, not only the first, finds unchanged groups by comparing bytes: only the group
+    around each edit is hashed, even after the edited row grew and shifted the rest of the file."""
     from ondo.datasets import ingest
 
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 4)
-    seen: list[ingest._SameBytes | None] = []
-    real = ingest._SameBytes.against
+    compared: list[bool | None] = []
+    real_same = ingest._OldBytes.same
 
-    def spy(*a: object) -> ingest._SameBytes | None:
-        out = real(*a)  # type: ignore[arg-type]
-        seen.append(out)
+    def same(self: ingest._OldBytes, g: Any, now: Any, pos: int) -> bool | None:
+        out = real_same(self, g, now, pos)
+        compared.append(out)
         return out
 
-    monkeypatch.setattr(ingest._SameBytes, "against", spy)
+    monkeypatch.setattr(ingest._OldBytes, "same", same)
     hashed: list[int] = []
     real_chunk_at = ingest._chunk_at
 
@@ -254,28 +256,19 @@ def test_readd_compares_with_the_stored_old_file(ws: Workspace, tmp_path: Path, 
 
     monkeypatch.setattr(ingest, "_chunk_at", chunk_at)
     src = tmp_path / "cmp.jsonl"
-    lines = [json.dumps({"i": i, "text": "x" * (i % 7)}) for i in range(200)]
+    lines = [json.dumps({"i": i, "text": "x" * (i % 7)}) for i in range(300)]
     src.write_text("\n".join(lines) + "\n")
-    before = src.read_bytes()
     ondo.data.add(src, name="cmp")
-    lines[101] = json.dumps({"i": 101, "text": "a longer edited value"})
-    src.write_text("\n".join(lines) + "\n")
-    after = src.read_bytes()
-    v2 = ondo.data.add(src, name="cmp")
-    old = seen[-1]
-    assert old is not None
-    assert old.head == _same_start(before, after) > 0
-    assert old.tail == _same_start(before[::-1], after[::-1]) > 0
-    assert old.shift == len(after) - len(before) > 0
-    assert len(hashed) <= 2  # only the group around the edit is hashed (after its row is split)
-    assert [r["i"] for r in v2.rows()] == list(range(200))
-    out = tmp_path / "out"
-    v2.checkout(out)
-    assert (out / "cmp.jsonl").read_bytes() == src.read_bytes()
-
-
-def _same_start(a: bytes, b: bytes) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
+    for k, at in enumerate((101, 250, 30)):
+        lines[at] = json.dumps({"i": at, "text": "a longer edited value " + "y" * k})
+        src.write_text("\n".join(lines) + "\n")
+        compared.clear()
+        hashed.clear()
+        v = ondo.data.add(src, name="cmp")
+        assert compared.count(True) > 20  # most groups: compared with their old bytes, not hashed
+        assert len(hashed) <= 4 * (k + 1)  # groups rebuilt by this or an earlier re-add have no copy: hashed
+        assert [r["i"] for r in v.rows()] == list(range(300))
+        out = tmp_path / f"out{k}"
+        v.checkout(out)
+        assert (out / "cmp.jsonl").read_bytes() == src.read_bytes()
+    assert ondo.data.verify("cmp").ok

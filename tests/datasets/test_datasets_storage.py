@@ -145,6 +145,11 @@ def test_a_store_from_before_reads_verifies_and_grows(ws: Workspace, tmp_path: P
     assert [r["text"] for r in v1.rows()] == [r["text"] for r in rows]
     # nothing changed: the old version itself, though a manifest written now would be format 2
     assert ondo.data.add(folder, name="old").version == 1
+    # the same bytes added now get a rows digest; a diff still sees the same file
+    fresh = ondo.data.add(folder, name="fresh")
+    assert fresh.manifest.by_path()["rows.jsonl"].digest != v1.manifest.by_path()["rows.jsonl"].digest
+    same = ondo.data.diff("old@v1", "fresh@v1")
+    assert (same.files_changed, same.rows_added, same.rows_removed) == ([], 0, 0)
 
     rows[2500] = {**rows[2500], "text": "edited"}
     rows.append({"id": 3000, "text": "new"})
@@ -153,7 +158,7 @@ def test_a_store_from_before_reads_verifies_and_grows(ws: Workspace, tmp_path: P
     assert v2.version == 2 and v2.created
     report = ondo.data.verify()
     assert report.ok, report.problems
-    assert report.versions == ["old@v1", "old@v2"]
+    assert report.versions == ["fresh@v1", "old@v1", "old@v2"]
     out2 = tmp_path / "out2"
     v2.checkout(out2)
     assert (out2 / "rows.jsonl").read_bytes() == (folder / "rows.jsonl").read_bytes()

@@ -130,9 +130,12 @@ class Group:
     span: int = 0  # bytes the rows took in the file, terminators included
     lines: int = 0  # physical lines they took
     hash: bytes | None = None  # sha256 of those bytes; None when the group cannot be matched by bytes
+    body: str | None = None  # a pack holding those very bytes back to back (a first add's file body)
+    body_at: int = 0  # where in it
 
     def moved(self, start: int) -> Group:
-        return Group(start, self.count, self.entries, self.first, self.span, self.lines, self.hash)
+        return Group(start, self.count, self.entries, self.first, self.span, self.lines, self.hash, self.body,
+                     self.body_at)
 
 
 @dataclass
@@ -147,6 +150,7 @@ class RowIndex:
             "rule": self.rule,
             "groups": [
                 [g.start, g.count, g.entries, g.first.hex(), g.span, g.lines, g.hash.hex() if g.hash else None]
+                + ([g.body, g.body_at] if g.body is not None else [])
                 for g in self.groups
             ],
         }
@@ -158,8 +162,8 @@ class RowIndex:
             raise ValueError("not an ondo row index")
         header: dict[str, Any] = json.loads(data[len(INDEX_MAGIC) :])
         groups = [
-            Group(s, c, e, bytes.fromhex(f), sp, ln, bytes.fromhex(h) if h else None)
-            for s, c, e, f, sp, ln, h in header["groups"]
+            Group(s, c, e, bytes.fromhex(f), sp, ln, bytes.fromhex(h) if h else None, *where)
+            for s, c, e, f, sp, ln, h, *where in header["groups"]
         ]
         return cls(int(header["count"]), groups, header.get("rule"))
 

@@ -103,9 +103,14 @@ def add(
         if not files:
             raise InvalidInput(f"{given} holds no files to add")
         base_digest = base_row.digest if base_row else None
-        return _add_scanned(ws, root, given, name, files, is_dir, base, base_digest, early, message, skip_bad_rows)
+        out = _add_scanned(ws, root, given, name, files, is_dir, base, base_digest, early, message, skip_bad_rows)
+    except BaseException:
+        ahead.shutdown(wait=False, cancel_futures=True)  # Ctrl-C or a failure: do not sit out an ingest
+        raise
+    else:
+        ahead.shutdown(wait=True)
+        return out
     finally:
-        ahead.shutdown(wait=True, cancel_futures=True)
         if gc_was_enabled:
             gc.enable()
 
@@ -125,8 +130,8 @@ def _start_ingests(
     the listing later takes the result only if it sees the very file that was read."""
     picked: list[tuple[str, str, FileEntry]] = []
     for rel, b in base.items():
-        if b.kind != "rows" or b.format not in TEXT_FORMATS or b.size < _EARLY_BYTES:
-            continue
+        if b.kind != "rows" or b.format not in TEXT_FORMATS or b.size < _EARLY_BYTES or b.layout is None:
+            continue  # (a file that did not rebuild exactly is read whole again: nothing to overlap)
         if not is_dir and rel != root.name:
             continue
         picked.append((rel, os.path.join(root, *rel.split("/")) if is_dir else str(root), b))
@@ -158,12 +163,14 @@ def _ingest_ahead(
     except (OSError, ValueError) as exc:  # gone, emptied or unreadable: left to the add proper
         return at, (0, 0, -1, 0), exc
     assert base.format is not None
-    try:
+    try:  # never forks worker processes: this is not the add's main thread
         entry: FileEntry | Exception = ingest_text_rows(
-            blobs, data=data, rel=rel, fmt=base.format, display=display, base=base, skip_bad=skip_bad
+            blobs, data=data, rel=rel, fmt=base.format, display=display, base=base, skip_bad=skip_bad, parallel=False
         )
-    except InvalidInput as exc:  # raised if the listing sees this same file
+    except Exception as exc:  # raised only if the listing sees this very file; else it is read again
         entry = exc
+    finally:
+        del data  # the map goes now, not with the future (an error's traceback would keep it)
     return at, _identity(st), entry
 
 
@@ -225,7 +232,10 @@ def _add_scanned(
         ]
         for f, b in row_files:  # meanwhile, in this process
             ahead = early.pop(f.rel, None)
-            done = ahead.result() if ahead is not None else None
+            try:
+                done = ahead.result() if ahead is not None else None
+            except Exception:
+                done = None  # read it here instead
             if done is not None and done[1] == _identity(f.st):  # the file this listing saw
                 at, _, got = done
                 if isinstance(got, Exception):

@@ -14,6 +14,7 @@ import multiprocessing
 import operator
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ SEGMENT_BYTES = 32 << 20
 _MAX_BAD_SAMPLES = 10
 
 _SHARED: dict[str, Any] = {}  # set in the parent before forking; children read it
+_SHARED_LOCK = threading.Lock()
 
 
 def can_fork() -> bool:
@@ -233,19 +235,23 @@ def _scan_shared(start: int, end: int, fmt: str, columns: list[str], skip_bad: b
     return scan_lines(_SHARED["body"][start:end], fmt, columns, skip_bad)
 
 
-def scan_lines_parallel(body: bytes, fmt: str, columns: list[str], skip_bad: bool) -> list[LineScan]:
-    """``scan_lines`` over newline-aligned segments of ``body``, in forked workers when it pays."""
-    if len(body) < 2 * SEGMENT_BYTES or not can_fork():
+def scan_lines_parallel(
+    body: bytes, fmt: str, columns: list[str], skip_bad: bool, parallel: bool = True
+) -> list[LineScan]:
+    """``scan_lines`` over newline-aligned segments of ``body``, in forked workers when it pays
+    (and ``parallel``: a caller that is not the main thread of an add says False)."""
+    if not parallel or len(body) < 2 * SEGMENT_BYTES or not can_fork():
         return [scan_lines(body, fmt, columns, skip_bad)]
     bounds = [0]
     step = max(SEGMENT_BYTES, len(body) // (4 * worker_count()))
     while bounds[-1] < len(body):
         nl = body.find(b"\n", bounds[-1] + step)
         bounds.append(len(body) if nl < 0 else nl + 1)
-    _SHARED["body"] = body
-    try:
-        with process_pool(worker_count()) as pool:
-            futures = [pool.submit(_scan_shared, a, b, fmt, columns, skip_bad) for a, b in pairwise(bounds)]
-            return [f.result() for f in futures]
-    finally:
-        _SHARED.pop("body", None)
+    with _SHARED_LOCK:  # one body at a time: the workers find it in _SHARED
+        _SHARED["body"] = body
+        try:
+            with process_pool(worker_count()) as pool:
+                futures = [pool.submit(_scan_shared, a, b, fmt, columns, skip_bad) for a, b in pairwise(bounds)]
+                return [f.result() for f in futures]
+        finally:
+            _SHARED.pop("body", None)
