@@ -239,13 +239,20 @@ def test_readds_compare_groups_with_their_stored_bytes(ws: Workspace, tmp_path: 
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 4)
     compared: list[bool | None] = []
     real_same = ingest._OldBytes.same
+    real_run = ingest._OldBytes.same_run
 
     def same(self: ingest._OldBytes, g: Any, now: Any, pos: int) -> bool | None:
         out = real_same(self, g, now, pos)
         compared.append(out)
         return out
 
+    def same_run(self: ingest._OldBytes, groups: Any, now: Any, pos: int) -> list[bool | None]:
+        out = real_run(self, groups, now, pos)
+        compared.extend(out)
+        return out
+
     monkeypatch.setattr(ingest._OldBytes, "same", same)
+    monkeypatch.setattr(ingest._OldBytes, "same_run", same_run)
     hashed: list[int] = []
     real_chunk_at = ingest._chunk_at
 

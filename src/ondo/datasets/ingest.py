@@ -242,6 +242,39 @@ class _OldBytes:
             return False
         return _equal(now[pos:end], old[g.body_at : g.body_at + g.span])
 
+    def same_run(self, groups: list[Group], now: np.ndarray, pos: int) -> list[bool | None]:
+        """``same`` for groups that would lie back to back from ``pos``, up to the first that differs:
+        a stretch of them whose old bytes are back to back too is compared in one go (one call instead
+        of one per group: the per-call overhead holds the GIL, which the listing thread is waiting for)."""
+        out: list[bool | None] = []
+        i = 0
+        while i < len(groups):
+            g = groups[i]
+            k = i + 1
+            while (
+                k < len(groups) and g.body is not None and groups[k].body == g.body and groups[k].hash is not None
+                and groups[k].body_at == groups[k - 1].body_at + groups[k - 1].span
+            ):
+                k += 1
+            if k - i > 1:
+                span = sum(x.span for x in groups[i:k])
+                old = self._array(g.body) if g.body is not None and g.hash is not None else None
+                if old is not None and g.body_at + span <= len(old) and pos + span <= len(now) and _equal(
+                    now[pos : pos + span], old[g.body_at : g.body_at + span]
+                ):
+                    out.extend([True] * (k - i))
+                    pos += span
+                    i = k
+                    continue
+            for x in groups[i:k]:  # one at a time: the one that differs is among them
+                v = self.same(x, now, pos)
+                out.append(v)
+                if v is False:
+                    return out
+                pos += x.span
+            i = k
+        return out
+
     def _array(self, pack: str) -> np.ndarray | None:
         arr = self._arrays.get(pack)
         if arr is None and pack not in self._maps:
@@ -304,11 +337,8 @@ def _walk(
             for j in range(expect, min(expect + _SPECULATE, len(chunks))):
                 run.append((j, at))
                 at += chunks[j].span
-            verdicts: list[bool | None] = []
-            for j, a in run:  # compared with their old bytes where those are kept, up to the first that differs
-                verdicts.append(old.same(chunks[j], now, a) if old is not None else None)
-                if verdicts[-1] is False:
-                    break
+            # compared with their old bytes where those are kept, up to the first that differs
+            verdicts = old.same_run([chunks[j] for j, _ in run], now, pos) if old is not None else [None] * len(run)
             del run[len(verdicts) :]
             unsure = [ja for ja, v in zip(run, verdicts, strict=True) if v is None]
             hashed = iter(

@@ -269,10 +269,12 @@ def _add_scanned(
     digest = digest_bytes(data)
 
     def snapshot() -> None:
-        if is_dir:
-            hashed = {p: at for p, _, _, at in to_cache}
-            ats = [hashed.get(f.abs, a) for f, a in zip(files, known_at, strict=True)]  # -1: never trusted
-            statsnap.save(home, str(root), name, digest, files, now, [e.digest for e in manifest.files], ats)
+        if not is_dir:
+            return
+
+        hashed = {p: at for p, _, _, at in to_cache}
+        ats = [hashed.get(f.abs, a) for f, a in zip(files, known_at, strict=True)]  # -1: never trusted
+        statsnap.save(home, str(root), name, digest, files, now, [e.digest for e in manifest.files], ats)
 
     unchanged = base_digest is not None and not (to_store or row_files or stored_before) and len(entries) == len(base)
     with ws.read() as conn:
