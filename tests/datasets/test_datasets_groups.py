@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from dataset_files import age, write_jsonl
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ondo
@@ -25,7 +26,7 @@ from ondo.datasets.packs import (
     load_index,
     rows_digest,
 )
-from ondo.errors import StoreError
+from ondo.errors import InvalidInput, StoreError
 from ondo.workspace import Workspace
 
 
@@ -153,3 +154,106 @@ def test_a_rows_digest_fits_the_digest_columns() -> None:
 
     width = dataset_stat_cache.c.digest.type.length  # type: ignore[attr-defined]
     assert len(rows_digest(GroupRule(4096), b"", [b"\0" * 32])) <= width == len("sha256:") + 64
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(1, 120),
+    edits=st.lists(st.tuples(st.sampled_from(["change", "insert", "delete", "bad"]), st.integers(0, 200)), max_size=4),
+    final=st.booleans(),
+)
+def test_lines_walked_in_bulk_group_as_row_by_row(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, edits: list[tuple[str, int]], final: bool
+) -> None:
+    """A re-add walks new JSON lines a window at a time; small windows, big ones and none at all
+    (row by row) must give the same groups and digest as a first add of the edited file, and a bad
+    line must be reported at its line whichever way it is reached."""
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 8)
+    lines = [json.dumps({"i": i, "t": "x" * (i % 5)}) for i in range(n)]
+    edited = list(lines)
+    bad_at = None
+    for k, (op, at) in enumerate(edits):
+        p = at % (len(edited) + 1)
+        if op == "insert":
+            edited.insert(p, json.dumps({"new": k}))
+        elif op == "delete" and edited:
+            del edited[min(p, len(edited) - 1)]
+        elif op == "change" and edited:
+            edited[min(p, len(edited) - 1)] = json.dumps({"changed": k, "v": [k]})
+        elif op == "bad" and bad_at is None:
+            bad_at = at  # inserted once the other edits are made, so its line stays known
+    if bad_at is not None:
+        bad_at %= len(edited) + 1
+        edited.insert(bad_at, '{"broken": ')
+    text = "\n".join(edited) + ("\n" if final and edited else "")
+    results = []
+    taken: list[str] = []
+    real_bulk = ingest._walk_bulk
+
+    def counting(*a: object) -> object:
+        out = real_bulk(*a)  # type: ignore[arg-type]
+        if out is not None:
+            taken.append(label)
+        return out
+
+    monkeypatch.setattr(ingest, "_walk_bulk", counting)
+    for label, window in (("small", 256), ("big", 4 << 20), ("none", 0)):
+        name = f"b{uuid.uuid4().hex[:8]}"
+        src = tmp_path / name / "a.jsonl"
+        src.parent.mkdir()
+        src.write_text("\n".join(lines) + "\n")
+        age(src)
+        ondo.data.add(src, name=name)
+        src.write_text(text)
+        age(src)
+        with monkeypatch.context() as m:
+            m.setattr(ingest, "_BULK_BYTES", window or 256)
+            if not window:
+                m.setattr(ingest, "_bulk_lines", lambda *a: None)
+            if bad_at is not None:
+                with pytest.raises(InvalidInput) as err:
+                    ondo.data.add(src, name=name)
+                results.append((label, err.value.line))
+                continue
+            v = ondo.data.add(src, name=name)
+        entry = v.manifest.by_path()["a.jsonl"]
+        index = load_index(ws.blobs, entry.rows or "")
+        results.append((label, entry.digest, [(g.count, g.span, g.hash) for g in index.groups], entry.columns))
+        assert [json.dumps(r) for r in v.rows()] == [line for line in edited if line.strip()]
+    if bad_at is not None:
+        assert {line for _, line in results} == {bad_at + 1}
+        return
+    if edited and edited != lines:
+        assert "big" in taken and "none" not in taken  # the bulk walk was used, and only where allowed
+    fresh_src = tmp_path / "fresh" / uuid.uuid4().hex / "a.jsonl"
+    fresh_src.parent.mkdir(parents=True)
+    fresh_src.write_text(text)
+    fresh = ondo.data.add(fresh_src, name=f"f{uuid.uuid4().hex[:8]}").manifest.by_path()["a.jsonl"]
+    assert {r[1] for r in results} == {fresh.digest}
+    assert results[0][2:] == results[1][2:] == results[2][2:]
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_the_old_last_group_is_not_taken_where_the_file_goes_on(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    """The old file's last group ended where the file did, not where the rule cuts: found again in
+    the middle of a longer file (an edit before it, rows appended after it), it must be regrouped,
+    or the digest would depend on the history."""
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 16)
+    if not bulk:
+        monkeypatch.setattr(ingest, "_bulk_lines", lambda *a: None)
+    rows = _rows(4, 400)
+    src = write_jsonl(tmp_path / "a.jsonl", rows)
+    age(src)
+    v1 = ondo.data.add(src, name="t")
+    before_last, last = load_index(ws.blobs, v1.manifest.by_path()["a.jsonl"].rows or "").groups[-2:]
+    at = before_last.start + 1  # in the group before the last: the walk goes row by row up to the last one
+    edited = [*rows[:at], {"id": "edited"}, *rows[at + 1 :], *_rows(5, 40)]
+    write_jsonl(src, edited)
+    age(src)
+    v2 = ondo.data.add(src, name="t")
+    fresh = ondo.data.add(write_jsonl(tmp_path / "b" / "a.jsonl", edited), name="fresh")
+    assert v2.manifest.by_path()["a.jsonl"].digest == fresh.manifest.by_path()["a.jsonl"].digest
+    groups = load_index(ws.blobs, v2.manifest.by_path()["a.jsonl"].rows or "").groups
+    assert last.entries not in {g.entries for g in groups} or groups[-1].entries == last.entries

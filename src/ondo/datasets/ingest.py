@@ -38,6 +38,7 @@ from ondo.datasets.rows import (
     FileBytes,
     Layout,
     canonical_row,
+    json_loader,
     next_record,
     parse_delimited_row,
     parse_json_row,
@@ -318,6 +319,44 @@ def _equal(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> bool:
     return bool(np.array_equal(a[8 * w :], b[8 * w :]))
 
 
+_BULK_BYTES = 4 << 20  # the most JSON lines walked at once (a group is about 1 MB)
+
+
+@dataclass
+class _Lines:
+    """A window of JSON lines from a cut on, split, hashed and cut in bulk."""
+
+    rows: list[bytes]
+    digests: list[bytes]
+    ends: list[int]  # where each row's bytes end, terminator included, from the window's start
+    cuts: list[int]  # group ends (exclusive row indexes) the rule makes; the last may be the window's end
+    eof: bool  # the window runs to the end of the file
+
+
+def _bulk_lines(data: FileBytes, pos: int, rule: GroupRule, window: int) -> _Lines | None:
+    """The JSON lines in ``window`` bytes from ``pos`` (a cut), or None when they hold anything the
+    row-by-row walk must see: a carriage return, a blank line, or no line end at all."""
+    n = len(data)
+    end = min(n, pos + window)
+    if end < n:
+        end = data.rfind(b"\n", pos, end) + 1
+        if end <= pos:
+            return None
+    buf = data[pos:end]
+    if b"\r" in buf:
+        return None
+    rows = buf.split(b"\n")
+    if rows[-1] == b"":
+        rows.pop()
+    if not rows or not all(map(bytes.strip, rows)):
+        return None
+    sha = hashlib.sha256
+    digests = [sha(r).digest() for r in rows]
+    ends = np.cumsum(np.fromiter(map(len, rows), np.int64, len(rows)) + 1)
+    ends[-1] = min(int(ends[-1]), end - pos)  # an unterminated last line of the file
+    return _Lines(rows, digests, ends.tolist(), rule.cuts(b"".join(digests), ends), end == n)
+
+
 def _walk(
     data: FileBytes, pos: int, fmt: str, line: int, chunks: list[Group], base_newline: bytes,
     columns: list[str], skip_bad: bool, display: str, rule: GroupRule, hasher: ThreadPoolExecutor | None = None,
@@ -340,6 +379,7 @@ def _walk(
     expect = 0
     fast = bool(first)
     dialect = DIALECTS.get(fmt)
+    bulk = dialect is None and base_newline == b"\n" and not skip_bad  # JSON lines: walked a window at a time
     sha = hashlib.sha256
     keysets = w.keysets
     while pos < n:
@@ -378,6 +418,18 @@ def _walk(
                     w.lossless = False
             if fast or pos >= n:
                 continue
+        if bulk and count == 0:
+            taken = _walk_bulk(w, data, pos, line, chunks, first, rule, mv, n, last, now, old, expect)
+            if taken is not None:
+                pos, line, j = taken
+                if j >= 0:  # an old group starts there: take it, and go on fast
+                    w.pieces.append(("chunk", j, 0))
+                    pos += chunks[j].span
+                    line += chunks[j].lines
+                    expect = j + 1
+                    fast = True
+                continue
+            bulk = False  # not plain lines here: row by row from now on
         rec = next_record(data, pos, fmt)
         raw = data[rec.start : rec.end]
         term = data[rec.end : rec.next]
@@ -429,6 +481,65 @@ def _walk(
         pos = rec.next
         line += rec.lines
     return w
+
+
+def _walk_bulk(
+    w: _Walk, data: FileBytes, pos: int, line: int, chunks: list[Group], first: dict[bytes, list[int]],
+    rule: GroupRule, mv: memoryview, n: int, last: int, now: np.ndarray, old: _OldBytes | None, expect: int,
+) -> tuple[int, int, int] | None:
+    """New JSON lines from ``pos`` (a cut) taken a window at a time: up to where an old group starts at
+    a cut (returned as its index), else up to the window's last cut. The rows are parsed only to
+    check them and learn their keys; any row that does not parse to an object leaves the window to
+    the row-by-row walk, which reports it with its line. Returns (pos, line, old group or -1)."""
+    # about the old group that was expected here: an edit most often leaves the rule's cuts where they
+    # were, so the walk meets an old group again after about that many bytes
+    hint = chunks[expect].span if expect < len(chunks) else 0
+    lines = _bulk_lines(data, pos, rule, min(_BULK_BYTES, max(_BULK_BYTES // 16, hint + hint // 4)))
+    if lines is None:
+        return None
+    rows, digests, ends, cuts = lines.rows, lines.digests, lines.ends, lines.cuts
+    upto, match = 0, -1
+    for c in cuts:
+        if c >= len(rows):
+            if lines.eof:
+                upto = len(rows)
+            break
+        upto = c
+        at = pos + ends[c - 1]
+        for j in first.get(digests[c], ()):
+            v = old.same(chunks[j], now, at) if old is not None else None
+            if v is not False and _chunk_at(mv, n, at, chunks[j], bool(v), j == last):
+                match = j
+                break
+        if match >= 0:
+            break
+    if upto == 0:
+        return None  # a group longer than the window: row by row
+    loads, errors = json_loader()
+    refused: tuple[type[Exception], ...] = (*errors, TypeError)  # malformed, or not an object (dict.keys refuses it)
+    try:
+        keys = dict.fromkeys(map(tuple, map(dict.keys, map(loads, rows[:upto]))))
+    except refused:
+        return None
+    w.keysets.update(keys)
+    if w.newline is None and ends[0] > len(rows[0]):
+        w.newline = b"\n"
+    base = len(w.new)
+    starts = [0, *ends[: upto - 1]]
+    w.new.extend(
+        _NewRow(digests[i], pos + starts[i], pos + starts[i] + len(rows[i]), pos + ends[i], line + i, 1)
+        for i in range(upto)
+    )
+    prev = 0
+    for c in cuts:
+        if c > upto:
+            break
+        w.pieces.append(("new", base + prev, c - prev))
+        prev = c
+    if prev < upto:  # the end of the file ends the last group
+        w.pieces.append(("new", base + prev, upto - prev))
+    w.cut()
+    return pos + ends[upto - 1], line + upto, match
 
 
 def _put_known(blobs: BlobStore, data: bytes, digest: str) -> str:
