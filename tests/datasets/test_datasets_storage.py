@@ -31,7 +31,7 @@ from ondo.datasets.packs import (
     load_rows,
     referenced_blobs,
 )
-from ondo.errors import StoreError
+from ondo.errors import InvalidInput, StoreError
 from ondo.store.tables.datasets import dataset_file_locations, dataset_stat_cache, dataset_versions
 from ondo.workspace import Workspace
 
@@ -221,3 +221,34 @@ def test_close_and_abort_are_idempotent(tmp_path: Path) -> None:
     assert (tmp_path / "a.bin").read_bytes() == b"abc"
     with pytest.raises(ValueError, match="closed"):
         out.write(b"more")
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_a_big_body_is_written_while_its_lines_are_scanned(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: bool
+) -> None:
+    """A first add maps a big line file (no copy into memory), has worker processes scan it and writes
+    its body meanwhile under a temporary name; a bad line leaves no temporary file and no version."""
+    monkeypatch.setattr(ingest, "_EARLY_BODY_BYTES", 0)
+    monkeypatch.setattr(workers, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(versions, "SEGMENT_BYTES", 4096)
+    rows = [{"id": i, "text": f"row {i} " * (i % 5)} for i in range(3000)]
+    src = write_jsonl(tmp_path / "big.jsonl", rows)
+    if bad:
+        text = src.read_text().splitlines()
+        text[2500] = '{"id": 2500, oops'
+        src.write_text("\n".join(text) + "\n")
+        with pytest.raises(InvalidInput) as err:
+            ondo.data.add(src, name="big")
+        assert err.value.line == 2501
+        assert ondo.data.list() == []
+    else:
+        v = ondo.data.add(src, name="big")
+        entry = v.manifest.by_path()["big.jsonl"]
+        assert Path(ws.blobs.path_of(body_pack_name(entry.digest))).read_bytes() == src.read_bytes()
+        out = tmp_path / "out"
+        v.checkout(out)
+        assert (out / "big.jsonl").read_bytes() == src.read_bytes()
+        assert ondo.data.verify("big").ok
+    tmp_dir = Path(ws.blobs.root) / "tmp"
+    assert not tmp_dir.exists() or list(tmp_dir.iterdir()) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -180,7 +181,6 @@ def _ingest_text_rows(
     groups = base_index.groups if base_index is not None else []
     line0 = prefix.count(b"\n") + 1
     if base_index is None and fmt != "csv":
-        data = data if isinstance(data, bytes) else bytes(data)  # the segment scan splits it
         walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, rule, prefix, parallel)
         lossless = walk.lossless
     else:
@@ -542,10 +542,10 @@ def _walk_bulk(
     return pos + ends[upto - 1], line + upto, match
 
 
-def _put_known(blobs: BlobStore, data: bytes, digest: str) -> str:
+def _put_known(blobs: BlobStore, data: FileBytes, digest: str) -> str:
     """Store ``data`` whose digest is already known (no second hashing pass on a local store)."""
     if not blobs.local:
-        return blobs.put_bytes(data, digest)
+        return blobs.put_bytes(data if isinstance(data, bytes) else bytes(data), digest)
     if not os.path.exists(blobs.path_of(digest)):
         tmp = blobs.local_tmp()
         try:
@@ -565,15 +565,78 @@ def put_small(blobs: BlobStore, data: bytes) -> str:
 
 
 def _fresh_lines(
-    blobs: BlobStore, data: bytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str,
-    rule: GroupRule, prefix: bytes, parallel: bool = True,
+    blobs: BlobStore, data: FileBytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool,
+    display: str, rule: GroupRule, prefix: bytes, parallel: bool = True,
 ) -> tuple[_Walk, RowIndex]:
     """A first add of a line-format file (JSONL, TSV): lines scanned in parallel segments, and the
     file body itself as the pack (rows are found by offset and length; the newlines between them
     cost one byte a row). The pack is named after the file's rows digest, so its bytes are hashed
-    once, group by group."""
-    w = _Walk()
+    once, group by group; they are written meanwhile, under a temporary name (``_EarlyBody``)."""
     body = data if pos == 0 else data[pos:]
+    early = _EarlyBody(blobs, body)
+    try:
+        w, index, pack = _fresh_lines_scan(
+            blobs, body, fmt, line0, columns, skip_bad, display, rule, prefix, parallel, not early.written()
+        )
+        early.place(pack)
+    finally:
+        early.discard()
+    return w, index
+
+
+class _EarlyBody:
+    """A big body written to a temporary blob on another thread while its lines are scanned (the
+    calling process only waits for its workers then), and put in place once its name is known."""
+
+    def __init__(self, blobs: BlobStore, body: FileBytes) -> None:
+        self.blobs = blobs
+        self.tmp: str | None = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        if blobs.local and len(body) >= _EARLY_BODY_BYTES:
+            self.tmp = blobs.local_tmp()
+            self.thread = threading.Thread(target=self._write, args=(body,), name="ondo-body")
+            self.thread.start()
+
+    def _write(self, body: FileBytes) -> None:
+        assert self.tmp is not None
+        try:
+            with open(self.tmp, "wb") as f:
+                f.write(body)
+        except BaseException as exc:  # raised again by place()
+            self.error = exc
+
+    def written(self) -> bool:
+        """Whether the body was written here (else the caller stores it)."""
+        return self.thread is not None
+
+    def place(self, pack: str) -> None:
+        if self.thread is None:
+            return
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.tmp is not None
+        if pack:
+            self.blobs.adopt(self.tmp, pack)
+            self.tmp = None
+
+    def discard(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.tmp is not None and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.tmp = None
+
+
+_EARLY_BODY_BYTES = 16 << 20
+
+
+def _fresh_lines_scan(
+    blobs: BlobStore, body: FileBytes, fmt: str, line0: int, columns: list[str], skip_bad: bool, display: str,
+    rule: GroupRule, prefix: bytes, parallel: bool, write_body: bool = True,
+) -> tuple[_Walk, RowIndex, str]:
+    w = _Walk()
     dig_parts: list[bytes] = []
     skipped: list[int] = []
     crlf: list[int] = []
@@ -634,7 +697,7 @@ def _fresh_lines(
             first = raw_digs[32 * c : 32 * c + 32]
             return Group(c, e - c, entries, first)
 
-        stored = pool.submit(_put_known, blobs, body, pack) if kept else None
+        stored = pool.submit(_put_known, blobs, body, pack) if kept and write_body else None
         groups = list(pool.map(group, spans))
         if lossless:
             groups = [
@@ -644,7 +707,7 @@ def _fresh_lines(
             ]
         if stored is not None:
             stored.result()
-    return w, RowIndex(kept, groups, rule.avg_rows if lossless else None)
+    return w, RowIndex(kept, groups, rule.avg_rows if lossless else None), pack
 
 
 Loc = tuple[str, int, int]  # (pack digest, offset, length); pack "" is the pack being written

@@ -33,6 +33,7 @@ from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
     MIN_PARALLEL_BYTES,
     MIN_PARALLEL_FILES,
+    SEGMENT_BYTES,
     can_fork,
     process_pool,
     store_files,
@@ -351,7 +352,10 @@ def _ingest_row_file(
         return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base)
     data: FileBytes
     try:
-        data = _map_file(f.abs) if _readds_rows(f, base) else _read_file(f.abs)
+        # mapped, not read, when compared with the previous version or scanned by worker processes
+        # (which copy their segments anyway): a read copies the file into fresh memory first
+        big = f.st.st_size >= 2 * SEGMENT_BYTES and can_fork()
+        data = _map_file(f.abs) if _readds_rows(f, base) or big else _read_file(f.abs)
     except FileNotFoundError:
         raise InvalidInput("file disappeared while it was being added", file=display) from None
     assert f.fmt is not None

@@ -10,6 +10,7 @@ them; elsewhere, and for small adds, everything runs in the calling process.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import multiprocessing
 import operator
 import os
@@ -236,12 +237,12 @@ def _scan_shared(start: int, end: int, fmt: str, columns: list[str], skip_bad: b
 
 
 def scan_lines_parallel(
-    body: bytes, fmt: str, columns: list[str], skip_bad: bool, parallel: bool = True
+    body: bytes | mmap.mmap, fmt: str, columns: list[str], skip_bad: bool, parallel: bool = True
 ) -> list[LineScan]:
     """``scan_lines`` over newline-aligned segments of ``body``, in forked workers when it pays
     (and ``parallel``: a caller that is not the main thread of an add says False)."""
     if not parallel or len(body) < 2 * SEGMENT_BYTES or not can_fork():
-        return [scan_lines(body, fmt, columns, skip_bad)]
+        return [scan_lines(body if isinstance(body, bytes) else bytes(body), fmt, columns, skip_bad)]
     bounds = [0]
     step = max(SEGMENT_BYTES, len(body) // (4 * worker_count()))
     while bounds[-1] < len(body):
