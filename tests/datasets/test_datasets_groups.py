@@ -257,3 +257,26 @@ def test_the_old_last_group_is_not_taken_where_the_file_goes_on(
     assert v2.manifest.by_path()["a.jsonl"].digest == fresh.manifest.by_path()["a.jsonl"].digest
     groups = load_index(ws.blobs, v2.manifest.by_path()["a.jsonl"].rows or "").groups
     assert last.entries not in {g.entries for g in groups} or groups[-1].entries == last.entries
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_group_after_a_deleted_one_is_reused_as_it_was(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    """Deleting a whole group leaves the next one starting where the walk stands: it is the old group,
+    kept with its stored bytes (so later re-adds compare it), not rebuilt from its rows."""
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 16)
+    if not bulk:
+        monkeypatch.setattr(ingest, "_bulk_lines", lambda *a: None)
+    rows = _rows(6, 600)
+    src = write_jsonl(tmp_path / "a.jsonl", rows)
+    age(src)
+    v1 = ondo.data.add(src, name="g")
+    old = load_index(ws.blobs, v1.manifest.by_path()["a.jsonl"].rows or "").groups
+    gone = old[2]
+    write_jsonl(src, [*rows[: gone.start], *rows[gone.start + gone.count :]])
+    age(src)
+    v2 = ondo.data.add(src, name="g")
+    new = load_index(ws.blobs, v2.manifest.by_path()["a.jsonl"].rows or "").groups
+    assert [g.entries for g in new] == [g.entries for g in old if g is not gone]
+    assert all(g.body is not None for g in new)

@@ -227,11 +227,10 @@ def test_close_and_abort_are_idempotent(tmp_path: Path) -> None:
 def test_a_big_body_is_written_while_its_lines_are_scanned(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: bool
 ) -> None:
-    """A first add maps a big line file (no copy into memory), has worker processes scan it and writes
-    its body meanwhile under a temporary name; a bad line leaves no temporary file and no version."""
+    """A first add has worker processes scan a big line file and writes its body meanwhile under a
+    temporary name; a bad line leaves no temporary file and no version."""
     monkeypatch.setattr(ingest, "_EARLY_BODY_BYTES", 0)
     monkeypatch.setattr(workers, "SEGMENT_BYTES", 4096)
-    monkeypatch.setattr(versions, "SEGMENT_BYTES", 4096)
     rows = [{"id": i, "text": f"row {i} " * (i % 5)} for i in range(3000)]
     src = write_jsonl(tmp_path / "big.jsonl", rows)
     if bad:
@@ -252,3 +251,31 @@ def test_a_big_body_is_written_while_its_lines_are_scanned(
         assert ondo.data.verify("big").ok
     tmp_dir = Path(ws.blobs.root) / "tmp"
     assert not tmp_dir.exists() or list(tmp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("readd", [False, True])
+def test_a_file_written_to_while_it_is_added_is_refused(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readd: bool
+) -> None:
+    """Parts of a file read at different moments (a re-add maps it) would not be one file: a write
+    during the add (seen in the inode's ctime) fails the add, and no version is made."""
+    src = write_jsonl(tmp_path / "w.jsonl", ({"n": j} for j in range(500)))
+    if readd:
+        ondo.data.add(src, name="w")
+        write_jsonl(src, ({"n": j} for j in range(501)))
+    real = versions.ingest_text_rows
+
+    def write_meanwhile(*a: Any, **k: Any) -> Any:
+        out = real(*a, **k)
+        with open(src, "r+b") as f:  # same bytes, same size: only the ctime tells
+            f.write(f.read(1))
+        return out
+
+    monkeypatch.setattr(versions, "ingest_text_rows", write_meanwhile)
+    with pytest.raises(InvalidInput, match="changed while it was being added") as err:
+        ondo.data.add(src, name="w")
+    assert err.value.file is not None and err.value.file.endswith("w.jsonl")
+    if readd:
+        assert [v.version for v in ondo.data.versions_of("w")] == [1]
+    else:
+        assert ondo.data.list() == []

@@ -181,6 +181,7 @@ def _ingest_text_rows(
     groups = base_index.groups if base_index is not None else []
     line0 = prefix.count(b"\n") + 1
     if base_index is None and fmt != "csv":
+        data = data if isinstance(data, bytes) else bytes(data)  # one snapshot for the scan, the hashes, the pack
         walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, rule, prefix, parallel)
         lossless = walk.lossless
     else:
@@ -494,27 +495,34 @@ def _walk_bulk(
     # about the old group that was expected here: an edit most often leaves the rule's cuts where they
     # were, so the walk meets an old group again after about that many bytes
     hint = chunks[expect].span if expect < len(chunks) else 0
-    lines = _bulk_lines(data, pos, rule, min(_BULK_BYTES, max(_BULK_BYTES // 16, hint + hint // 4)))
-    if lines is None:
-        return None
-    rows, digests, ends, cuts = lines.rows, lines.digests, lines.ends, lines.cuts
-    upto, match = 0, -1
-    for c in cuts:
-        if c >= len(rows):
-            if lines.eof:
-                upto = len(rows)
-            break
-        upto = c
-        at = pos + ends[c - 1]
-        for j in first.get(digests[c], ()):
-            v = old.same(chunks[j], now, at) if old is not None else None
-            if v is not False and _chunk_at(mv, n, at, chunks[j], bool(v), j == last):
-                match = j
+    window = min(_BULK_BYTES, max(_BULK_BYTES // 16, hint + hint // 4))
+    while True:
+        lines = _bulk_lines(data, pos, rule, window)
+        if lines is None:
+            return None
+        rows, digests, ends, cuts = lines.rows, lines.digests, lines.ends, lines.cuts
+        upto, match = 0, -1
+        for c in [0, *cuts]:  # an old group may start at any cut, this first row included
+            if c >= len(rows):
+                if lines.eof:
+                    upto = len(rows)
                 break
-        if match >= 0:
+            upto = c
+            at = pos + (ends[c - 1] if c else 0)
+            for j in first.get(digests[c], ()):
+                v = old.same(chunks[j], now, at) if old is not None else None
+                if v is not False and _chunk_at(mv, n, at, chunks[j], bool(v), j == last):
+                    match = j
+                    break
+            if match >= 0:
+                break
+        if upto > 0 or match >= 0 or lines.eof or window >= _BULK_BYTES:
             break
+        window = min(_BULK_BYTES, 2 * window)  # no cut in the window: a longer one
+    if match >= 0 and upto == 0:
+        return pos, line, match  # an old group starts right here
     if upto == 0:
-        return None  # a group longer than the window: row by row
+        return None  # a group longer than the longest window: row by row
     loads, errors = json_loader()
     refused: tuple[type[Exception], ...] = (*errors, TypeError)  # malformed, or not an object (dict.keys refuses it)
     try:

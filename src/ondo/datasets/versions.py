@@ -33,7 +33,6 @@ from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
     MIN_PARALLEL_BYTES,
     MIN_PARALLEL_FILES,
-    SEGMENT_BYTES,
     can_fork,
     process_pool,
     store_files,
@@ -168,6 +167,7 @@ def _ingest_ahead(
         entry: FileEntry | Exception = ingest_text_rows(
             blobs, data=data, rel=rel, fmt=base.format, display=display, base=base, skip_bad=skip_bad, parallel=False
         )
+        _unchanged_since(path, st, display)
     except Exception as exc:  # raised only if the listing sees this very file; else it is read again
         entry = exc
     finally:
@@ -352,14 +352,31 @@ def _ingest_row_file(
         return ingest_parquet(blobs, path=f.abs, rel=f.rel, display=display, base=base)
     data: FileBytes
     try:
-        # mapped, not read, when compared with the previous version or scanned by worker processes
-        # (which copy their segments anyway): a read copies the file into fresh memory first
-        big = f.st.st_size >= 2 * SEGMENT_BYTES and can_fork()
-        data = _map_file(f.abs) if _readds_rows(f, base) or big else _read_file(f.abs)
+        # a re-add maps the file (it mostly compares it with the previous version); a first add reads
+        # it, so that every step sees one snapshot and a writer truncating it cannot crash the add
+        data, st = _map_file_stat(f.abs) if _readds_rows(f, base) else _read_file_stat(f.abs)
     except FileNotFoundError:
         raise InvalidInput("file disappeared while it was being added", file=display) from None
+    except ValueError:  # emptied since it was listed: an empty file cannot be mapped
+        data, st = _read_file_stat(f.abs)
     assert f.fmt is not None
-    return ingest_text_rows(blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad)
+    entry = ingest_text_rows(blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad)
+    _unchanged_since(f.abs, st, display)
+    return entry
+
+
+def _unchanged_since(path: str, st: os.stat_result, display: str) -> None:
+    """Refuse a file written to while it was read: a mapped file's pages can change under the
+    ingest, and parts read at different moments would not be one file. Any write changes the
+    inode's ctime, which no user can set back."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        now = None
+    if now is None or (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (
+        st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+    ):
+        raise InvalidInput("file changed while it was being added; add it again", file=display)
 
 
 def _readds_rows(f: ScannedFile, base: FileEntry | None) -> bool:
@@ -370,6 +387,13 @@ def _readds_rows(f: ScannedFile, base: FileEntry | None) -> bool:
 def _read_file(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
+
+
+def _read_file_stat(path: str) -> tuple[bytes, os.stat_result]:
+    """``_read_file``, with the stat of the very file read (taken before reading)."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        return fh.read(), st
 
 
 def _map_file(path: str) -> mmap.mmap:
