@@ -21,6 +21,7 @@ from ondo.datasets import ingest
 from ondo.datasets.packs import (
     MAX_GROUP_BYTES,
     ROWS_DIGEST,
+    Group,
     GroupRule,
     body_pack_name,
     load_index,
@@ -233,6 +234,19 @@ def test_lines_walked_in_bulk_group_as_row_by_row(
     assert results[0][2:] == results[1][2:] == results[2][2:]
 
 
+def _small_groups(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool, rows: list[dict[str, object]]
+) -> tuple[Path, list[dict[str, object]], list[Group]]:
+    """A first version "g" of ``rows`` cut into groups of about 16 rows; ``bulk`` False: later walks go row by row."""
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 16)
+    if not bulk:
+        monkeypatch.setattr(ingest, "_bulk_lines", lambda *a: None)
+    src = write_jsonl(tmp_path / "a.jsonl", rows)
+    age(src)
+    v1 = ondo.data.add(src, name="g")
+    return src, rows, load_index(ws.blobs, v1.manifest.by_path()["a.jsonl"].rows or "").groups
+
+
 @pytest.mark.parametrize("bulk", [True, False])
 def test_the_old_last_group_is_not_taken_where_the_file_goes_on(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
@@ -240,19 +254,13 @@ def test_the_old_last_group_is_not_taken_where_the_file_goes_on(
     """The old file's last group ended where the file did, not where the rule cuts: found again in
     the middle of a longer file (an edit before it, rows appended after it), it must be regrouped,
     or the digest would depend on the history."""
-    monkeypatch.setattr(ingest, "CHUNK_ROWS", 16)
-    if not bulk:
-        monkeypatch.setattr(ingest, "_bulk_lines", lambda *a: None)
-    rows = _rows(4, 400)
-    src = write_jsonl(tmp_path / "a.jsonl", rows)
-    age(src)
-    v1 = ondo.data.add(src, name="t")
-    before_last, last = load_index(ws.blobs, v1.manifest.by_path()["a.jsonl"].rows or "").groups[-2:]
+    src, rows, old = _small_groups(ws, tmp_path, monkeypatch, bulk, _rows(4, 400))
+    before_last, last = old[-2:]
     at = before_last.start + 1  # in the group before the last: the walk goes row by row up to the last one
     edited = [*rows[:at], {"id": "edited"}, *rows[at + 1 :], *_rows(5, 40)]
     write_jsonl(src, edited)
     age(src)
-    v2 = ondo.data.add(src, name="t")
+    v2 = ondo.data.add(src, name="g")
     fresh = ondo.data.add(write_jsonl(tmp_path / "b" / "a.jsonl", edited), name="fresh")
     assert v2.manifest.by_path()["a.jsonl"].digest == fresh.manifest.by_path()["a.jsonl"].digest
     groups = load_index(ws.blobs, v2.manifest.by_path()["a.jsonl"].rows or "").groups
@@ -265,14 +273,7 @@ def test_a_group_after_a_deleted_one_is_reused_as_it_was(
 ) -> None:
     """Deleting a whole group leaves the next one starting where the walk stands: it is the old group,
     kept with its stored bytes (so later re-adds compare it), not rebuilt from its rows."""
-    monkeypatch.setattr(ingest, "CHUNK_ROWS", 16)
-    if not bulk:
-        monkeypatch.setattr(ingest, "_bulk_lines", lambda *a: None)
-    rows = _rows(6, 600)
-    src = write_jsonl(tmp_path / "a.jsonl", rows)
-    age(src)
-    v1 = ondo.data.add(src, name="g")
-    old = load_index(ws.blobs, v1.manifest.by_path()["a.jsonl"].rows or "").groups
+    src, rows, old = _small_groups(ws, tmp_path, monkeypatch, bulk, _rows(6, 600))
     gone = old[2]
     write_jsonl(src, [*rows[: gone.start], *rows[gone.start + gone.count :]])
     age(src)
