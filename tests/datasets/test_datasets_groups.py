@@ -9,6 +9,7 @@ import json
 import random
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -187,7 +188,7 @@ def test_lines_walked_in_bulk_group_as_row_by_row(
         bad_at %= len(edited) + 1
         edited.insert(bad_at, '{"broken": ')
     text = "\n".join(edited) + ("\n" if final and edited else "")
-    results = []
+    results: list[tuple[Any, ...]] = []
     taken: list[str] = []
     real_bulk = ingest._walk_bulk
 
@@ -257,7 +258,7 @@ def test_the_old_last_group_is_not_taken_where_the_file_goes_on(
     src, rows, old = _small_groups(ws, tmp_path, monkeypatch, bulk, _rows(4, 400))
     before_last, last = old[-2:]
     at = before_last.start + 1  # in the group before the last: the walk goes row by row up to the last one
-    edited = [*rows[:at], {"id": "edited"}, *rows[at + 1 :], *_rows(5, 40)]
+    edited: list[dict[str, Any]] = [*rows[:at], {"id": "edited"}, *rows[at + 1 :], *_rows(5, 40)]
     write_jsonl(src, edited)
     age(src)
     v2 = ondo.data.add(src, name="g")
