@@ -57,7 +57,8 @@ class Counting(ModelBase):
         self.calls += 1
         for part in ("str", "eam"):
             yield ChatChunk(delta=part)
-        yield ChatChunk(finish_reason="stop", usage=Usage(output_tokens=2))
+        yield ChatChunk(finish_reason="stop", usage=None if "no usage" in request.messages[-1].text else Usage(
+            output_tokens=2))
 
     async def _loglikelihood_batch(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         if self.fail_after is not None and len(self.scored) >= self.fail_after:
@@ -136,6 +137,18 @@ def test_streams_are_stored_when_complete_and_replayed(workspace: Workspace) -> 
     assert "".join(c.delta for c in first) == "".join(c.delta for c in second) == "stream"
     assert second[-1].finish_reason == "stop" and inner.calls == 1
     assert not any(c.cached for c in first) and all(c.cached for c in second)  # the replay says so
+    assert second[-1].usage == first[-1].usage == Usage(output_tokens=2)
+
+
+def test_a_stream_without_usage_is_replayed_without_usage(workspace: Workspace) -> None:
+    """Zero tokens is not the same as unknown: the gateway counts unknown usage separately."""
+    model = CachedModel(Counting(), workspace)
+
+    async def collect() -> list[ChatChunk]:
+        return [c async for c in model.chat_stream(ask("no usage, please"))]
+
+    first, second = asyncio.run(collect()), asyncio.run(collect())
+    assert first[-1].usage is None and second[-1].cached and second[-1].usage is None
 
 
 def test_rows_carry_kind_and_fingerprint_and_clear_removes_them(workspace: Workspace) -> None:

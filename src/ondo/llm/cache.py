@@ -37,6 +37,8 @@ from ondo.workspace import Workspace
 
 _READ_CHUNK = 500
 
+_USAGE_KNOWN = "usage_known"  # stored with a streamed answer: False when the stream reported no usage
+
 
 @dataclass
 class CacheStats:
@@ -162,9 +164,10 @@ class CachedModel(DelegatingModel):
         if key in found:
             self.stats.hits += 1
             resp = ChatResponse.model_validate_json(found[key])
+            known = json.loads(found[key]).get(_USAGE_KNOWN, True)  # a stream may come without usage
             yield ChatChunk(delta=resp.text, model=resp.model, cached=True)
-            yield ChatChunk(finish_reason=resp.finish_reason or "stop", usage=resp.usage, model=resp.model,
-                            cached=True)
+            yield ChatChunk(finish_reason=resp.finish_reason or "stop", usage=resp.usage if known else None,
+                            model=resp.model, cached=True)
             return
         parts: list[str] = []
         last: ChatChunk | None = None
@@ -178,8 +181,9 @@ class CachedModel(DelegatingModel):
             self.stats.misses += 1
             resp = ChatResponse(text="".join(parts), finish_reason=last.finish_reason, usage=last.usage or Usage(),
                                 model=last.model)
-            await asyncio.to_thread(self._store, "chat", [(key, body, resp.model_dump_json(
-                exclude={"raw", "cached", "latency_s"}))])
+            row = resp.model_dump(mode="json", exclude={"raw", "cached", "latency_s"})
+            row[_USAGE_KNOWN] = last.usage is not None  # replayed as it came: no usage stays no usage
+            await asyncio.to_thread(self._store, "chat", [(key, body, json.dumps(row))])
 
     # ---- loglikelihood / embeddings ---------------------------------------------------------------
 
