@@ -137,3 +137,18 @@ def test_concurrent_adds_of_same_content_make_one_version(ws: Workspace, tmp_pat
     assert blob_digests(ws) == _referenced(ws, v) | _referenced(ws, warm)
     tmp_dir = Path(ws.blobs.root) / "tmp"
     assert not tmp_dir.exists() or list(tmp_dir.iterdir()) == []
+
+
+def test_temporary_files_of_a_killed_add_are_swept_later(ws: Workspace, tmp_path: Path) -> None:
+    """A writer killed midway leaves its temporary blob file; a later add removes it once it is an hour
+    old, and leaves a younger one (a live writer's) alone."""
+    tmp_dir = Path(ws.blobs.local_tmp()).parent
+    old, young = tmp_dir / "left-by-a-killed-add", tmp_dir / "being-written"
+    old.write_bytes(b"x" * 1000)
+    young.write_bytes(b"y")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    src = tmp_path / "a.jsonl"
+    src.write_text('{"a": 1}\n')
+    ondo.data.add(src, name="sweep")
+    assert not old.exists() and young.exists()

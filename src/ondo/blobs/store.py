@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -148,6 +149,29 @@ class BlobStore:
         tmp_dir = os.path.join(self.root, "tmp")
         os.makedirs(tmp_dir, exist_ok=True)
         return os.path.join(tmp_dir, uuid.uuid4().hex)
+
+    def sweep_tmp(self, min_age_s: float = 3600.0) -> int:
+        """Remove temporary files left by writers that died (``kill -9`` in the middle of an add), once
+        they are ``min_age_s`` old: a live writer's file is younger (each write updates its mtime).
+        Returns how many were removed."""
+        if not self.local:
+            return 0
+        tmp_dir = os.path.join(self.root, "tmp")
+        try:
+            names = os.listdir(tmp_dir)
+        except FileNotFoundError:
+            return 0
+        cutoff = time.time() - min_age_s
+        removed = 0
+        for name in names:
+            path = os.path.join(tmp_dir, name)
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its writer finished (or another sweep took it) meanwhile
+        return removed
 
     def adopt(self, tmp: str, digest: str) -> None:
         """Move the finished file ``tmp`` (from ``local_tmp``) in place as ``digest``; when that blob

@@ -91,6 +91,7 @@ def add(
     if not root.exists():
         raise InvalidInput(f"no such file or folder: {given}")
     is_dir = root.is_dir()
+    ws.blobs.sweep_tmp()  # what adds killed midway left behind
     with ws.read() as conn:
         base_row = repo.latest(conn, name)
     base = load_manifest(ws.blobs, base_row.digest).by_path() if base_row else {}
