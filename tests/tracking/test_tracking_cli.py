@@ -49,8 +49,12 @@ def test_experiments_and_runs_listings_json(two_runs: tuple[str, str]) -> None:
     assert [r["id"] for r in rows] == [two_runs[1]]
     assert rows[0]["metrics"]["rouge_l"] == 0.45 and rows[0]["params"]["lr"] == "0.0003"
     assert rows[0]["status"] == "finished"
-    code, out, _ = cli("runs", "list", "--json", "--order-by", "metrics.rouge_l DESC", "--limit", "1")
+    code, out, err = cli("runs", "list", "--json", "--order-by", "metrics.rouge_l DESC", "--limit", "1")
     assert [r["name"] for r in json.loads(out)] == ["tuned"]
+    token = err.split("--page-token ", 1)[1].split()[0]  # the way to the next page, beside the JSON
+    code, out, err = cli("runs", "list", "--json", "--order-by", "metrics.rouge_l DESC", "--limit", "1",
+                         "--page-token", token)
+    assert [r["name"] for r in json.loads(out)] == ["base"] and "--page-token" not in err
 
 
 def test_human_listings(two_runs: tuple[str, str]) -> None:

@@ -136,7 +136,9 @@ def runs_list(
         page_token=page_token,
     )
     if json_out:
-        print_json([r.to_dict() for r in page])
+        print_json([r.to_dict() for r in page])  # stdout stays a JSON list; the way on goes to stderr
+        if page.next_page_token:
+            typer.echo(f"next page: --page-token {page.next_page_token}", err=True)
         return
     _table(
         ["ID", "NAME", "EXPERIMENT", "STATUS", "STARTED", "DURATION", "METRICS", "PARAMS"],
