@@ -381,30 +381,21 @@ def _unchanged_since(path: str, st: os.stat_result, display: str) -> None:
 
 
 def _readds_rows(f: ScannedFile, base: FileEntry | None) -> bool:
-    """A changed row file of the previous version: mostly compared, not parsed (see ingest._SameBytes)."""
+    """A changed row file of the previous version: mostly compared, not parsed (see ingest._OldBytes)."""
     return base is not None and base.kind == "rows" and base.format == f.fmt and f.st.st_size > 0
 
 
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
 def _read_file_stat(path: str) -> tuple[bytes, os.stat_result]:
-    """``_read_file``, with the stat of the very file read (taken before reading)."""
+    """The file's bytes, and the stat of the very file read (taken before reading)."""
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         return fh.read(), st
 
 
-def _map_file(path: str) -> mmap.mmap:
-    """The file's pages from the page cache, without copying them into fresh memory: a re-add reads
-    the whole file only to compare it with the previous version, and the copy cost a fifth of the re-add."""
-    return _map_file_stat(path)[0]
-
-
 def _map_file_stat(path: str) -> tuple[mmap.mmap, os.stat_result]:
-    """``_map_file``, with the stat of the very file mapped."""
+    """The file's pages from the page cache, without copying them into fresh memory (a re-add reads
+    the whole file only to compare it with the previous version, and the copy cost a fifth of the
+    re-add), with the stat of the very file mapped."""
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
