@@ -355,11 +355,12 @@ def _ingest_row_file(
     try:
         # a re-add maps the file (it mostly compares it with the previous version); a first add reads
         # it, so that every step sees one snapshot and a writer truncating it cannot crash the add
-        data, st = _map_file_stat(f.abs) if _readds_rows(f, base) else _read_file_stat(f.abs)
+        try:
+            data, st = _map_file_stat(f.abs) if _readds_rows(f, base) else _read_file_stat(f.abs)
+        except ValueError:  # emptied since it was listed: an empty file cannot be mapped
+            data, st = _read_file_stat(f.abs)
     except FileNotFoundError:
         raise InvalidInput("file disappeared while it was being added", file=display) from None
-    except ValueError:  # emptied since it was listed: an empty file cannot be mapped
-        data, st = _read_file_stat(f.abs)
     assert f.fmt is not None
     entry = ingest_text_rows(blobs, data=data, rel=f.rel, fmt=f.fmt, display=display, base=base, skip_bad=skip_bad)
     _unchanged_since(f.abs, st, display)
