@@ -148,8 +148,8 @@ def ingest_text_rows(
     entry = _ingest_text_rows(
         blobs, data=data, rel=rel, fmt=fmt, display=display, base=base, skip_bad=skip_bad, parallel=parallel
     )
-    if entry.layout is None:
-        entry.digest = blobs.put_bytes(bytes(data))  # not rebuildable from its rows: keep the file as it is
+    if entry.layout is None:  # not rebuildable from its rows: keep the file as it is
+        entry.digest = blobs.put_bytes(bytes(data), entry.digest or None)
     return entry
 
 
@@ -165,6 +165,7 @@ def _ingest_text_rows(
     parallel: bool = True,
 ) -> FileEntry:
     rule = GroupRule(CHUNK_ROWS)
+    whole = ""  # the file's sha256, when known along the way
     try:
         prefix, columns, pos = read_header(data, fmt)
     except BadRow as exc:
@@ -182,8 +183,10 @@ def _ingest_text_rows(
     line0 = prefix.count(b"\n") + 1
     if base_index is None and fmt != "csv":
         data = data if isinstance(data, bytes) else bytes(data)  # one snapshot for the scan, the hashes, the pack
-        walk, index = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, rule, prefix, parallel)
+        walk, index, pack = _fresh_lines(blobs, data, pos, fmt, line0, columns, skip_bad, display, rule, prefix, parallel)
         lossless = walk.lossless
+        if not lossless and pos == 0:
+            whole = pack  # the body is the whole file, already hashed (and stored) under its sha256
     else:
         old = _OldBytes(blobs) if base_index is not None and blobs.local else None
         try:
@@ -204,7 +207,7 @@ def _ingest_text_rows(
             seen.update(dict.fromkeys(ks))
         columns = list(seen)
     layout = Layout(prefix, newline, final_newline) if lossless else None
-    digest = rows_digest(rule, prefix, [g.hash for g in index.groups if g.hash is not None]) if lossless else ""
+    digest = rows_digest(rule, prefix, [g.hash for g in index.groups if g.hash is not None]) if lossless else whole
     return FileEntry(
         path=rel, size=len(data), digest=digest, kind="rows", format=fmt, rows=put_small(blobs, index.encode()),
         row_count=index.count, columns=columns, layout=layout, bad_rows=walk.bad_count, bad_samples=walk.bad,
@@ -575,7 +578,7 @@ def put_small(blobs: BlobStore, data: bytes) -> str:
 def _fresh_lines(
     blobs: BlobStore, data: FileBytes, pos: int, fmt: str, line0: int, columns: list[str], skip_bad: bool,
     display: str, rule: GroupRule, prefix: bytes, parallel: bool = True,
-) -> tuple[_Walk, RowIndex]:
+) -> tuple[_Walk, RowIndex, str]:
     """A first add of a line-format file (JSONL, TSV): lines scanned in parallel segments, and the
     file body itself as the pack (rows are found by offset and length; the newlines between them
     cost one byte a row). The pack is named after the file's rows digest, so its bytes are hashed
@@ -589,7 +592,7 @@ def _fresh_lines(
         early.place(pack)
     finally:
         early.discard()
-    return w, index
+    return w, index, pack
 
 
 class _EarlyBody:

@@ -28,7 +28,7 @@ from ondo.datasets import repository as repo
 from ondo.datasets.ingest import ingest_parquet, ingest_text_rows
 from ondo.datasets.manifest import SMALL_FILE, FileEntry, Manifest
 from ondo.datasets.repository import VersionRow
-from ondo.datasets.rows import TEXT_FORMATS, FileBytes, format_of
+from ondo.datasets.rows import TEXT_FORMATS, FileBytes
 from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
     MIN_PARALLEL_BYTES,
@@ -148,8 +148,8 @@ def _start_ingests(
         except OSError:
             continue  # gone: the listing will not have it either
         c = cache.get(path)
-        if (c is not None and c.digest_if_fresh(st) == b.digest) or format_of(rel) != b.format:
-            continue  # unchanged (the listing will say so), or no longer the same kind of file
+        if c is not None and c.digest_if_fresh(st) == b.digest:
+            continue  # unchanged: the listing will say so
         display = os.path.join(given, rel) if is_dir else given
         out[rel] = ahead.submit(_ingest_ahead, ws.blobs, path, rel, b, display, skip_bad)
     return out
