@@ -200,6 +200,7 @@ def test_the_ingest_ahead_never_forks(ws: Workspace, tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(versions, "_EARLY_BYTES", 0)
     monkeypatch.setattr(workers, "SEGMENT_BYTES", 1024)
+    monkeypatch.setattr(workers, "MIN_PARALLEL_SCAN", 2 * 1024)
     folder = tmp_path / "d"
     with monkeypatch.context() as m:
         m.setattr(ingest, "CHUNK_ROWS", 64)  # another rule: the next add cannot reuse these groups

@@ -231,6 +231,7 @@ def test_a_big_body_is_written_while_its_lines_are_scanned(
     temporary name; a bad line leaves no temporary file and no version."""
     monkeypatch.setattr(ingest, "_EARLY_BODY_BYTES", 0)
     monkeypatch.setattr(workers, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(workers, "MIN_PARALLEL_SCAN", 2 * 4096)
     rows = [{"id": i, "text": f"row {i} " * (i % 5)} for i in range(3000)]
     src = write_jsonl(tmp_path / "big.jsonl", rows)
     if bad:

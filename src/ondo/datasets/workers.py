@@ -31,7 +31,10 @@ from ondo.datasets.rows import DIALECTS, BadRow, json_loader, json_reason, parse
 # Below these sizes forking costs more than it saves.
 MIN_PARALLEL_FILES = 64
 MIN_PARALLEL_BYTES = 16 << 20
-SEGMENT_BYTES = 32 << 20
+SEGMENT_BYTES = 8 << 20  # at least; a file is cut into about _SEGMENTS_PER_WORKER per worker
+_SEGMENTS_PER_WORKER = 8  # small enough that no worker is left with a long last one
+MIN_PARALLEL_SCAN = 64 << 20
+_PIECE_BYTES = 256 << 10  # lines split, parsed and hashed at a time (see _scan_clean_json)
 _MAX_BAD_SAMPLES = 10
 
 _SHARED: dict[str, Any] = {}  # set in the parent before forking; children read it
@@ -153,34 +156,56 @@ class LineScan:
 def scan_lines(body: bytes, fmt: str, columns: list[str], skip_bad: bool) -> LineScan:
     """Validate and hash every line of ``body`` (JSONL objects or TSV records)."""
     out = LineScan()
+    if fmt == "jsonl" and b"\r" not in body and _scan_clean_json(body, out):
+        return out
     lines = body.split(b"\n")
     out.final = lines[-1] == b""
     if out.final:
         lines.pop()
     out.n = len(lines)
-    if fmt == "jsonl" and b"\r" not in body and _scan_clean_json(lines, out):
-        return out
     _scan_each(lines, fmt, columns, skip_bad, out)
     return out
 
 
-def _scan_clean_json(lines: list[bytes], out: LineScan) -> bool:
+def _scan_clean_json(body: bytes, out: LineScan) -> bool:
     """The common case, with no Python code per line: LF-only lines (the caller saw no CR), none
-    blank, each one a JSON object. Every line is still parsed on its own (``map`` over the parser), so what passes here
-    is exactly what the line-by-line loop accepts. False (and ``out`` untouched) sends the run
-    to that loop, which finds and reports the odd lines. A blank or whitespace-only line fails
-    to parse, so it needs no check of its own."""
+    blank, each one a JSON object. Every line is still parsed on its own (``map`` over the
+    parser), so what passes here is exactly what the line-by-line loop accepts. False (and
+    ``out`` untouched) sends the run to that loop, which finds and reports the odd lines. A blank
+    or whitespace-only line fails to parse, so it needs no check of its own.
+
+    The body goes a piece of about ``_PIECE_BYTES`` at a time: a million lines split at once
+    are a million objects in fresh memory, and faulting that memory in cost a fifth of the scan;
+    a piece's lines reuse the memory the previous piece's let go."""
     loads, json_errors = json_loader()
     refused: tuple[type[Exception], ...] = (*json_errors, TypeError)
-    try:
-        # each parsed row is dropped as soon as its keys are taken: holding a million dicts cost
-        # half a gigabyte and the page faults to get it; dict.keys refuses anything but an object
-        keysets = dict.fromkeys(map(tuple, map(dict.keys, map(loads, lines))))
-    except refused:
-        return False
     sha = hashlib.sha256
-    out.digests = b"".join(map(_digest_of, map(sha, lines)))
-    out.lens = np.fromiter(map(len, lines), np.int64, len(lines)).tobytes()
+    keysets: dict[tuple[str, ...], None] = {}
+    digests: list[bytes] = []
+    lens: list[np.ndarray] = []
+    n = 0
+    pos = 0
+    end = len(body)
+    while pos < end:
+        nl = body.find(b"\n", pos + _PIECE_BYTES)
+        stop = end if nl < 0 else nl + 1
+        lines = body[pos:stop].split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # the piece ended with a newline (the body's last one may not)
+        pos = stop
+        try:
+            # each parsed row is dropped as soon as its keys are taken: holding a piece's dicts
+            # would cost memory for nothing; dict.keys refuses anything but an object
+            keysets.update(dict.fromkeys(map(tuple, map(dict.keys, map(loads, lines)))))
+        except refused:
+            return False
+        digests.append(b"".join(map(_digest_of, map(sha, lines))))
+        lens.append(np.fromiter(map(len, lines), np.int64, len(lines)))
+        n += len(lines)
+    out.n = n
+    out.final = body[-1:] in (b"\n", b"")
+    out.digests = b"".join(digests)
+    out.lens = np.concatenate(lens).tobytes() if lens else b""
     out.keysets = list(keysets)
     return True
 
@@ -241,10 +266,10 @@ def scan_lines_parallel(
 ) -> list[LineScan]:
     """``scan_lines`` over newline-aligned segments of ``body``, in forked workers when it pays
     (and ``parallel``: a caller that is not the main thread of an add says False)."""
-    if not parallel or len(body) < 2 * SEGMENT_BYTES or not can_fork():
+    if not parallel or len(body) < MIN_PARALLEL_SCAN or not can_fork():
         return [scan_lines(body if isinstance(body, bytes) else bytes(body), fmt, columns, skip_bad)]
     bounds = [0]
-    step = max(SEGMENT_BYTES, len(body) // (4 * worker_count()))
+    step = max(SEGMENT_BYTES, len(body) // (_SEGMENTS_PER_WORKER * worker_count()))
     while bounds[-1] < len(body):
         nl = body.find(b"\n", bounds[-1] + step)
         bounds.append(len(body) if nl < 0 else nl + 1)
