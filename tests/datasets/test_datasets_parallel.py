@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from dataset_files import write_jsonl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from dataset_files import write_jsonl
 
 import ondo
 from ondo.datasets import versions, workers

@@ -4,6 +4,7 @@ version the plain path gives, and must never pair a file's stat with other bytes
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,43 @@ def test_a_readd_trusts_the_snapshot_and_rereads_only_what_changed(
     assert (out / "files" / "new.txt").read_text() == "a new file\n"
     again = ondo.data.add(folder, name="s")
     assert again.version == v2.version and calls == []
+
+
+def test_a_readd_that_takes_over_the_previous_entries_gives_the_version_a_first_add_gives(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the snapshot and the listing in step, a re-add keeps the previous version's entries
+    and looks only at the files the snapshot does not vouch for; step after step, its version
+    lists what a first add of the same folder (another name, no snapshot) lists."""
+    folder = _folder(tmp_path)
+    ondo.data.add(folder, name="s")
+    taken: list[bool] = []
+    real = versions._lines_up
+
+    def spy(*a: Any) -> bool:
+        taken.append(real(*a))
+        return taken[-1]
+
+    monkeypatch.setattr(versions, "_lines_up", spy)
+    edits = [
+        lambda: (folder / "files" / "f05.txt").write_text("edited\n"),
+        lambda: write_jsonl(folder / "rows.jsonl", ({"n": j, "t": "y" * (j % 5)} for j in range(300))),
+        lambda: (folder / "files" / "f05.txt").write_text("file 5\n" * 6),  # back as it was
+        lambda: None,  # nothing changed
+        lambda: [(folder / "files" / f"f{i:02d}.txt").write_text(f"all {i}\n") for i in range(30)],
+    ]
+    for step, edit in enumerate(edits):
+        edit()
+        age(folder)
+        v = ondo.data.add(folder, name="s")
+        assert taken[-1], f"step {step}: the previous version's entries were taken over"
+        fresh = ondo.data.add(folder, name=f"fresh{step}")
+        # the same files, digests and schemas; only where the rows are stored may differ (the
+        # re-add's row index points into earlier packs), and with it the version's digest
+        assert [dataclasses.replace(e, rows=None) for e in v.manifest.files] == [
+            dataclasses.replace(e, rows=None) for e in fresh.manifest.files
+        ], f"step {step}"
+    assert ondo.data.verify().ok
 
 
 def test_a_snapshot_of_another_version_or_a_damaged_one_is_not_used(

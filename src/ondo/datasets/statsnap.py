@@ -35,9 +35,9 @@ class Snapshot:
     stat: np.ndarray  # int64 rows: size, mtime_ns, inode, hashed_at_ns
     digests: list[str]
 
-    def known(self, files: list[ScannedFile]) -> tuple[list[str | None], list[int], np.ndarray]:
+    def known(self, files: list[ScannedFile]) -> tuple[list[str | None], list[int], np.ndarray, list[str]]:
         """Each file's digest when it is untouched since it was hashed (as ``StatEntry.digest_if_fresh``),
-        when that was (-1 where not known), and the files' stats (for ``save``)."""
+        when that was (-1 where not known), and the files' stats and paths (for ``save``)."""
         n = len(files)
         rels = list(map(_REL, files))
         same_order = rels == self.rels  # the usual case: the same files, listed in the same (sorted) order
@@ -56,7 +56,7 @@ class Snapshot:
             known = [d if good else None for d, good in zip(digests, ok.tolist(), strict=True)]
         else:
             known = [digests[i] if good else None for i, good in zip(at.tolist(), ok.tolist(), strict=True)]
-        return known, np.where(ok, then[:, 3], -1).tolist(), now
+        return known, np.where(ok, then[:, 3], -1).tolist(), now, rels
 
 
 _STAT = operator.attrgetter("st_size", "st_mtime_ns", "st_ino")
@@ -93,13 +93,13 @@ def load(home: Path, root: str, name: str) -> Snapshot | None:
 
 
 def save(home: Path, root: str, name: str, version: str, files: list[ScannedFile], now: np.ndarray | None,
-         digests: list[str], hashed_at: list[int]) -> None:
-    """Write the snapshot atomically; a failure only costs the next add its speed. ``now``: the
-    files' ``stats`` when already taken."""
+         digests: list[str], hashed_at: list[int], rels: list[str] | None = None) -> None:
+    """Write the snapshot atomically; a failure only costs the next add its speed. ``now`` and
+    ``rels``: the files' ``stats`` and paths when already taken."""
     stat = np.empty((len(files), 4), np.int64)
     stat[:, :3] = stats(files) if now is None else now
     stat[:, 3] = hashed_at
-    body = marshal.dumps((_MAGIC, version, [f.rel for f in files], stat.tobytes(), digests))
+    body = marshal.dumps((_MAGIC, version, [f.rel for f in files] if rels is None else rels, stat.tobytes(), digests))
     path = _path(home, root, name)
     tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
     try:

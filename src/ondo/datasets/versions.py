@@ -14,6 +14,7 @@ import mmap
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def add(
     ws.blobs.sweep_tmp()  # what adds killed midway left behind
     with ws.read() as conn:
         base_row = repo.latest(conn, name)
-    base = load_manifest(ws.blobs, base_row.digest).by_path() if base_row else {}
+    base_manifest = load_manifest(ws.blobs, base_row.digest) if base_row else None
+    base = base_manifest.by_path() if base_manifest is not None else {}
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million rows make a million small objects; collections would rescan them all, often
     ahead = ThreadPoolExecutor(1, thread_name_prefix="ondo-ahead")
@@ -104,7 +106,9 @@ def add(
         if not files:
             raise InvalidInput(f"{given} holds no files to add")
         base_digest = base_row.digest if base_row else None
-        out = _add_scanned(ws, root, given, name, files, is_dir, base, base_digest, early, message, skip_bad_rows)
+        out = _add_scanned(
+            ws, root, given, name, files, is_dir, base_manifest, base, base_digest, early, message, skip_bad_rows
+        )
     except BaseException:
         ahead.shutdown(wait=False, cancel_futures=True)  # Ctrl-C or a failure: do not sit out an ingest
         raise
@@ -183,25 +187,38 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
 
 def _add_scanned(
     ws: Workspace, root: Path, given: str, name: str, files: list[ScannedFile], is_dir: bool,
-    base: dict[str, FileEntry], base_digest: str | None, early: _Early, message: str | None,
-    skip_bad_rows: bool,
+    base_manifest: Manifest | None, base: dict[str, FileEntry], base_digest: str | None, early: _Early,
+    message: str | None, skip_bad_rows: bool,
 ) -> tuple[VersionRow, bool]:
     home = ws.settings.home
+    n = len(files)
     snap = statsnap.load(home, str(root), name) if is_dir and base_digest is not None else None
+    final: list[FileEntry | None] = [None] * n  # each file's entry, in listing order
+    todo: Sequence[int] = range(n)  # the files still to be looked at
+    rels: list[str] | None = None
+    fast = False  # the previous version's entries taken over wholesale
     if snap is not None and snap.version == base_digest:
-        known_all, known_at, now = snap.known(files)
-        missing = [f.abs for f, k in zip(files, known_all, strict=True) if k is None]
+        known_all, known_at, now, rels = snap.known(files)
+        if base_manifest is not None and _lines_up(base_manifest, snap, rels, files):
+            # the previous version's entries, in this listing's order: the files the snapshot
+            # vouches for keep theirs, and only the others are looked at (one or two, after an edit)
+            final = list(base_manifest.files)
+            todo = [i for i, k in enumerate(known_all) if k is None]
+            fast = True
+        missing = [files[i].abs for i in todo if known_all[i] is None]
         cache = statcache.lookup_paths(ws, missing) if len(missing) <= 500 else statcache.lookup(ws, str(root), True)
     else:
         cache = statcache.lookup(ws, str(root), is_dir)
-        known_all, known_at, now = [None] * len(files), [-1] * len(files), None
+        known_all, known_at, now = [None] * n, [-1] * n, None
 
-    entries: dict[str, FileEntry] = {}
+    at_rel = {files[i].rel: i for i in todo}
+    entries: dict[str, FileEntry] = {}  # of the files looked at, by path
     to_cache: list[tuple[str, os.stat_result, str, int]] = []
     to_store: list[ScannedFile] = []
     row_files: list[tuple[ScannedFile, FileEntry | None]] = []
     stored_before: list[tuple[ScannedFile, str]] = []
-    for i, f in enumerate(files):
+    for i in todo:
+        f = files[i]
         known = known_all[i]
         if known is None and (c := cache.get(f.abs)) is not None:
             known = c.digest_if_fresh(f.st)
@@ -266,19 +283,30 @@ def _add_scanned(
     finally:
         pool.shutdown(wait=True)
 
-    manifest = Manifest([entries[f.rel] for f in files])
-    data = manifest.encode()
+    for rel, e in entries.items():
+        final[at_rel[rel]] = e
+    listed = [e for e in final if e is not None]
+    assert len(listed) == n, "every listed file has an entry"
+    manifest = Manifest(listed)
+    data = manifest.encode(like=base_manifest)
     digest = digest_bytes(data)
 
     def snapshot() -> None:
         if not is_dir:
             return
+        at_abs = {files[i].abs: i for i in todo}
+        for p, _, _, at in to_cache:
+            known_at[at_abs[p]] = at  # (-1 stays where a file was never trusted)
+        if fast and snap is not None:  # the snapshot's digests, but the files looked at
+            digests = list(snap.digests)
+            for i in todo:
+                digests[i] = listed[i].digest
+        else:
+            digests = [e.digest for e in listed]
+        statsnap.save(home, str(root), name, digest, files, now, digests, known_at, rels)
 
-        hashed = {p: at for p, _, _, at in to_cache}
-        ats = [hashed.get(f.abs, a) for f, a in zip(files, known_at, strict=True)]  # -1: never trusted
-        statsnap.save(home, str(root), name, digest, files, now, [e.digest for e in manifest.files], ats)
-
-    unchanged = base_digest is not None and not (to_store or row_files or stored_before) and len(entries) == len(base)
+    # nothing read, and every file the previous version's
+    unchanged = base_digest is not None and not (to_store or row_files or stored_before) and n == len(base)
     with ws.read() as conn:
         # nothing read, every file the previous version's: that version, even when its manifest is
         # in an older format (whose digest a re-encoding would not give)
@@ -317,6 +345,19 @@ def _add_scanned(
         except IntegrityError:
             time.sleep(0.01)  # another process inserted this content or this number first: look again
     raise OndoError(f"could not add a version of {name}: too much contention")
+
+
+def _lines_up(base: Manifest, snap: statsnap.Snapshot, rels: list[str], files: list[ScannedFile]) -> bool:
+    """Whether the previous version's entries are this listing's files, in order, in the same
+    formats, with the digests the snapshot holds for them (the snapshot was taken for that
+    version, so they are, unless it was written by something else)."""
+    old = base.files
+    return (
+        len(old) == len(rels)
+        and [e.path for e in old] == rels
+        and [e.digest for e in old] == snap.digests
+        and [e.format for e in old] == [f.fmt for f in files]
+    )
 
 
 def _whole_file_pool(ws: Workspace, files: list[ScannedFile]) -> Executor:
