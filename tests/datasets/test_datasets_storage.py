@@ -280,3 +280,52 @@ def test_a_file_written_to_while_it_is_added_is_refused(
         assert [v.version for v in ondo.data.versions_of("w")] == [1]
     else:
         assert ondo.data.list() == []
+
+
+def test_files_of_one_pack_are_read_in_place_and_stored_once(ws: Workspace, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pack's files go straight into its write buffer: equal files are stored once where the
+    first copy is still buffered, and checked out exactly either way, across buffer boundaries."""
+    monkeypatch.setattr(workers, "_PACK_BUFFER", 8192)  # every boundary gets crossed
+    folder = tmp_path / "d" / "files"
+    folder.mkdir(parents=True)
+    same = os.urandom(3000)
+    bodies = [same, os.urandom(5000), same, os.urandom(7000), same, b"", same]
+    for i, b in enumerate(bodies):
+        (folder / f"f{i}.bin").write_bytes(b)
+    paths = sorted(str(p) for p in folder.iterdir())
+    results, pack = workers.store_files(ws.blobs.url, paths, 1 << 20)
+    assert pack is not None
+    offsets = {d: o for d, _, _, o in results}
+    with ws.blobs.open(pack) as f:
+        packed = f.read()
+    for (d, size, _, off), b in zip(results, bodies, strict=True):
+        assert size == len(b) and d == digest_bytes(b) and packed[off : off + size] == b
+        assert off == offsets[d]  # one location per content
+    assert len(packed) < sum(map(len, bodies))  # a copy or more of `same` was taken back
+    v = ondo.data.add(tmp_path / "d", name="same")
+    v.checkout(tmp_path / "out")
+    for i, b in enumerate(bodies):
+        assert (tmp_path / "out" / "files" / f"f{i}.bin").read_bytes() == b
+
+
+def test_a_file_whose_size_changes_while_it_is_read_is_reported(ws: Workspace, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "d"
+    _files(folder, 3)
+    real = os.fstat
+
+    def stale(fd: int) -> os.stat_result:  # as if the file grew after it was opened
+        st = real(fd)
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("f1.txt"):
+            return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
+                                   st.st_size - 3, int(st.st_atime), int(st.st_mtime), int(st.st_ctime)))
+        return st
+
+    monkeypatch.setattr(workers.os, "fstat", stale)
+    with pytest.raises(InvalidInput, match="changed while it was being added") as caught:
+        ondo.data.add(folder, name="moving")
+    assert str(caught.value.file).endswith("f1.txt")
+    monkeypatch.setattr(workers.os, "fstat", real)
+    assert os.listdir(Path(ws.blobs.root) / "tmp") == []
+    assert ondo.data.add(folder, name="moving").file_count == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 
@@ -79,3 +80,37 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         DirectAppender(str(target))
     assert target.read_bytes() == b"keep"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(0, 20_000), max_size=6), drops=st.lists(st.booleans(), min_size=6, max_size=6))
+def test_bytes_read_in_place_come_back_and_a_drop_forgets_them_while_buffered(
+    tmp_path: Path, sizes: list[int], drops: list[bool]
+) -> None:
+    """read_from appends a file's bytes straight into the write buffer and shows each stretch to
+    the caller; drop_to takes a file back only while none of it was written out."""
+    target = tmp_path / f"ondo-read-{len(sizes)}-{sum(sizes)}.bin"
+    target.unlink(missing_ok=True)
+    out = DirectAppender(str(target), buffer_bytes=8192)
+    kept: list[bytes] = []
+    try:
+        for i, n in enumerate(sizes):
+            src = tmp_path / f"src{i}"
+            body = os.urandom(n)
+            src.write_bytes(body)
+            mark = out.written
+            seen = hashlib.sha256()
+            with open(src, "rb", buffering=0) as f:
+                assert out.read_from(f, n + 5, seen.update) == n  # stops at the end
+            assert seen.digest() == hashlib.sha256(body).digest() and out.written == mark + n
+            if drops[i]:
+                dropped = out.drop_to(mark)
+                assert dropped == (mark >= out.size)  # out.size: the bytes written out so far
+                if dropped:
+                    assert out.written == mark
+                    continue
+            kept.append(body)
+        out.close()
+        assert target.read_bytes() == b"".join(kept)
+    finally:
+        out.abort()

@@ -60,6 +60,46 @@ class DirectAppender:
                 self.size += cap
                 self._fill = 0
 
+    @property
+    def written(self) -> int:
+        """Bytes appended so far (written out or still buffered)."""
+        return self.size + self._fill
+
+    def drop_to(self, mark: int) -> bool:
+        """Forget what was appended after ``mark`` (a ``written`` value), if it is all still in
+        the buffer; False (and nothing dropped) when part of it was written out already."""
+        if not self.size <= mark <= self.written:
+            return False
+        self._fill = mark - self.size
+        return True
+
+    def read_from(self, f: Any, n: int, seen: Any) -> int:
+        """Append up to ``n`` bytes read from the unbuffered binary file ``f`` straight into the
+        write buffer, handing each stretch to ``seen`` (a hash's ``update``) as it arrives: no
+        bytes object is made and nothing is copied twice. Returns how many were read (fewer at
+        the file's end)."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path} is closed")
+        cap = len(self._buf)
+        got = 0
+        while got < n:
+            view = memoryview(self._buf)[self._fill : self._fill + min(n - got, cap - self._fill)]
+            try:
+                k = f.readinto(view)
+                if k:
+                    seen(view[:k])
+            finally:
+                view.release()
+            if not k:
+                break
+            got += k
+            self._fill += k
+            if self._fill == cap:
+                self._flush(cap)
+                self.size += cap
+                self._fill = 0
+        return got
+
     def close(self) -> None:
         """Write what is buffered and close; the file then holds exactly what was written."""
         if self._fd < 0:

@@ -34,6 +34,7 @@ from ondo.datasets.scan import ScannedFile, scan
 from ondo.datasets.workers import (
     MIN_PARALLEL_BYTES,
     MIN_PARALLEL_FILES,
+    FileChanged,
     can_fork,
     process_pool,
     store_files,
@@ -272,6 +273,8 @@ def _add_scanned(
                 results, pack = fut.result()
             except FileNotFoundError as exc:
                 raise InvalidInput("file disappeared while it was being added", file=exc.filename) from None
+            except FileChanged as exc:
+                raise InvalidInput("file changed while it was being added; add it again", file=exc.args[0]) from None
             for f, (digest, size, at, offset) in zip(batch, results, strict=True):
                 entries[f.rel] = FileEntry(f.rel, size, digest)
                 to_cache.append((f.abs, f.st, digest, at))

@@ -36,6 +36,7 @@ _SEGMENTS_PER_WORKER = 8  # small enough that no worker is left with a long last
 MIN_PARALLEL_SCAN = 64 << 20
 _PIECE_BYTES = 256 << 10  # lines split, parsed and hashed at a time (see _scan_clean_json)
 _MAX_BAD_SAMPLES = 10
+_PACK_BUFFER = 4 << 20  # a pack's write buffer
 
 _SHARED: dict[str, Any] = {}  # set in the parent before forking; children read it
 _SHARED_LOCK = threading.Lock()
@@ -70,20 +71,21 @@ def store_files(url: str, paths: list[str], small: int) -> tuple[list[tuple[str,
     try:
         for p in paths:
             at = time.time_ns()
-            with open(p, "rb") as f:
-                data = f.read() if os.fstat(f.fileno()).st_size <= small else None
-            if data is not None and len(data) <= small:
-                digest = "sha256:" + hashlib.sha256(data).hexdigest()
-                off = seen.get(digest)
-                if off is None:
-                    off = seen[digest] = pack.add(data, digest)
-                out.append((digest, len(data), at, off))
-            else:
-                digest = store_whole(blobs, p)
-                out.append((digest, os.path.getsize(p), at, -1))
+            with open(p, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                if size <= small:
+                    digest, off = pack.add_file(f, size, p, seen)
+                    out.append((digest, size, at, off))
+                    continue
+            digest = store_whole(blobs, p)
+            out.append((digest, os.path.getsize(p), at, -1))
         return out, pack.finish()
     finally:
         pack.discard()
+
+
+class FileChanged(Exception):
+    """A file's size changed while it was read (args: its path); the add reports it."""
 
 
 class _PackWriter:
@@ -99,7 +101,32 @@ class _PackWriter:
         self.f: Any = None
         if blobs.local:
             self.tmp = blobs.local_tmp()
-            self.f = DirectAppender(self.tmp)  # closed in finish/discard; see blobs.direct for why
+            self.f = DirectAppender(self.tmp, _PACK_BUFFER)  # closed in finish/discard; see blobs.direct for why
+
+    def add_file(self, f: Any, size: int, path: str, seen: dict[str, int]) -> tuple[str, int]:
+        """Append the ``size`` bytes of the open file ``f`` (read straight into the write buffer
+        and hashed on the way), unless a file with the same bytes is in the pack already (``seen``:
+        digest -> offset); returns (digest, offset)."""
+        if self.f is None:  # not a local store: through a bytes object
+            data = f.read(size + 1)
+            if len(data) != size:
+                raise FileChanged(path)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            if digest not in seen:
+                seen[digest] = self.add(data, digest)
+            return digest, seen[digest]
+        h = hashlib.sha256()
+        mark = self.f.written
+        if self.f.read_from(f, size, h.update) != size or f.read(1):
+            raise FileChanged(path)  # the pack is discarded with the add
+        digest = "sha256:" + h.hexdigest()
+        off = seen.get(digest)
+        if off is not None and self.f.drop_to(mark):
+            return digest, off  # the same bytes are in the pack already: the copy just read goes
+        # (a copy that was partly written out stays, as a member of its own, never looked up)
+        self.members.append((digest, size))
+        self.size += size
+        return digest, seen.setdefault(digest, mark)
 
     def add(self, data: bytes, digest: str) -> int:
         """Append ``data`` (whose digest is ``digest``); returns its offset in the pack."""
