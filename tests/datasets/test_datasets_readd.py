@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from dataset_files import age, write_jsonl
 
@@ -48,7 +49,7 @@ def test_a_readd_trusts_the_snapshot_and_rereads_only_what_changed(
     folder = _folder(tmp_path)
     v1 = ondo.data.add(folder, name="s")
     snap = statsnap.load(ws.settings.home, str(folder), "s")
-    assert snap is not None and snap.version == v1.digest and len(snap.rels) == 31
+    assert snap is not None and snap.version == v1.digest and len(snap.stat) == 31
     calls = _no_table(monkeypatch)
     read: list[str] = []
     real_store = versions.store_files
@@ -258,3 +259,20 @@ def test_the_ingest_ahead_never_forks(ws: Workspace, tmp_path: Path, monkeypatch
     age(folder)
     v2 = ondo.data.add(folder, name="f")
     assert v2.row_count == 6001 and forked and not [t for t in forked if t.startswith("ondo-ahead")]
+
+
+def test_a_snapshot_that_does_not_match_the_manifest_vouches_for_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """The snapshot holds a row per entry of its version's manifest and nothing else; one whose
+    rows do not match that manifest (written by something else) trusts no file."""
+    folder = _folder(tmp_path)
+    v1 = ondo.data.add(folder, name="s")
+    snap = statsnap.load(ws.settings.home, str(folder), "s")
+    assert snap is not None
+    files = versions.scan(folder)
+    entries = v1.manifest.files
+    assert all(d is not None for d in snap.known(files, entries).digests)  # all untouched
+    short = statsnap.Snapshot(snap.version, snap.stat[:-1])
+    got = short.known(files, entries)
+    assert got.digests == [None] * len(files) and got.hashed_at == [-1] * len(files)
+    shuffled = statsnap.Snapshot(snap.version, np.roll(snap.stat, 1, axis=0))  # each row another file's
+    assert all(d is None for d in shuffled.known(files, entries).digests)

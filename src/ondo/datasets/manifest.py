@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-from json.encoder import encode_basestring as _escape
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _escape
 from typing import Any
 
 import orjson
@@ -131,5 +131,5 @@ def _entry_json(f: FileEntry) -> bytes:
     third of a 10,000-file add's manifest; its strings are escaped as ``json.dumps`` escapes them
     with ``ensure_ascii=False`` (the manifest tests hold the two to the same bytes)."""
     if f.kind == "file" and type(f.size) is int:
-        return ('{"digest":%s,"kind":"file","path":%s,"size":%d}' % (_escape(f.digest), _escape(f.path), f.size)).encode()
+        return f'{{"digest":{_escape(f.digest)},"kind":"file","path":{_escape(f.path)},"size":{f.size:d}}}'.encode()
     return orjson.dumps(f.to_dict(), option=orjson.OPT_SORT_KEYS)

@@ -2,65 +2,78 @@
 
 A re-add of a big folder must tell, for every file, whether it is untouched since the last
 version. Asking the stat cache table for 10,000 rows and checking them one by one took 35 ms, as
-long as the rest of a re-add after a small edit; this file loads in under a millisecond and
-is checked with array operations. It is only a faster copy: the table still holds every entry
-(and serves other folders and names), and a snapshot that is missing, unreadable or taken for
-another version than the one being extended is ignored.
+long as the rest of a re-add after a small edit; this file loads in well under a millisecond and
+is checked with array operations. It holds one row per file of the version it was taken for,
+in that version's manifest order, and nothing else: the paths and digests are the manifest's.
+It is only a faster copy: the table still holds every entry (and serves other folders and
+names), and a snapshot that is missing, unreadable or taken for another version than the one
+being extended is ignored.
 """
 
 from __future__ import annotations
 
 import hashlib
-import marshal
 import operator
 import os
 import uuid
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from ondo.datasets.manifest import FileEntry
 from ondo.datasets.scan import ScannedFile
 from ondo.datasets.statcache import COARSE_RACY_NS, RACY_NS, host
 
-_MAGIC = "ondo.statsnap/1"
+_MAGIC = b"ondo.statsnap/2\n"  # 1 also held the paths and digests
 _INO = (1 << 63) - 1  # inode numbers are unsigned 64-bit; kept in int64 columns
+
+
+class Known(NamedTuple):
+    digests: list[str | None]  # each listed file's digest where the snapshot vouches for it
+    hashed_at: list[int]  # when that digest was taken (-1 where not vouched for)
+    stats: np.ndarray  # the listed files' (size, mtime_ns, inode), for ``save``
+    rels: list[str]  # the listed files' paths
+    in_order: bool  # the listing is the version's files, path for path
 
 
 @dataclass
 class Snapshot:
     version: str  # manifest digest of the version these files made
-    rels: list[str]
-    stat: np.ndarray  # int64 rows: size, mtime_ns, inode, hashed_at_ns
-    digests: list[str]
+    stat: np.ndarray  # int64 rows: size, mtime_ns, inode, hashed_at_ns; one per manifest entry, in order
 
-    def known(self, files: list[ScannedFile]) -> tuple[list[str | None], list[int], np.ndarray, list[str]]:
-        """Each file's digest when it is untouched since it was hashed (as ``StatEntry.digest_if_fresh``),
-        when that was (-1 where not known), and the files' stats and paths (for ``save``)."""
+    def known(self, files: list[ScannedFile], entries: list[FileEntry]) -> Known:
+        """What the snapshot says of each listed file; ``entries``: the manifest of ``version``
+        (as ``StatEntry.digest_if_fresh``, a file is vouched for when its stat is unchanged and
+        it was not modified within the racy window of when it was hashed)."""
         n = len(files)
         rels = list(map(_REL, files))
-        same_order = rels == self.rels  # the usual case: the same files, listed in the same (sorted) order
-        if same_order:
+        if len(self.stat) != len(entries):  # not this manifest's: vouches for nothing
+            return Known([None] * n, [-1] * n, stats(files), rels, False)
+        paths = list(map(_PATH, entries))
+        in_order = rels == paths  # the usual case: the same files, listed in the same (sorted) order
+        if in_order:
             at = np.arange(n)
         else:
-            index = {r: i for i, r in enumerate(self.rels)}
+            index = {r: i for i, r in enumerate(paths)}
             at = np.fromiter((index.get(r, -1) for r in rels), np.int64, n)
         now = stats(files)
         then = self.stat[np.maximum(at, 0)] if len(self.stat) else np.zeros((n, 4), np.int64)
         mtime = now[:, 1]
         window = np.where(mtime % 1_000_000_000 == 0, COARSE_RACY_NS, RACY_NS)
         ok = (at >= 0) & (now == then[:, :3]).all(axis=1) & (then[:, 3] - mtime >= window)
-        digests = self.digests
-        if same_order:
-            known = [d if good else None for d, good in zip(digests, ok.tolist(), strict=True)]
+        if in_order:
+            known = [e.digest if good else None for e, good in zip(entries, ok.tolist(), strict=True)]
         else:
-            known = [digests[i] if good else None for i, good in zip(at.tolist(), ok.tolist(), strict=True)]
-        return known, np.where(ok, then[:, 3], -1).tolist(), now, rels
+            known = [entries[i].digest if good else None for i, good in zip(at.tolist(), ok.tolist(), strict=True)]
+        return Known(known, np.where(ok, then[:, 3], -1).tolist(), now, rels, in_order)
 
 
 _STAT = operator.attrgetter("st_size", "st_mtime_ns", "st_ino")
 _REL = operator.itemgetter(1)  # ScannedFile.rel
+_PATH = operator.attrgetter("path")
 _ST = operator.itemgetter(2)  # ScannedFile.st
 
 
@@ -80,31 +93,32 @@ def _path(home: Path, root: str, name: str) -> Path:
 
 def load(home: Path, root: str, name: str) -> Snapshot | None:
     try:
-        body = marshal.loads(_path(home, root, name).read_bytes())
-        magic, version, rels, stat, digests = body
-        if magic != _MAGIC:
-            return None
-        arr = np.frombuffer(stat, np.int64).reshape(-1, 4)
-        if len(arr) != len(rels) or len(digests) != len(rels):
-            return None
-        return Snapshot(version, rels, arr, digests)
-    except (OSError, ValueError, EOFError, TypeError):
+        body = _path(home, root, name).read_bytes()
+    except OSError:
         return None
+    if not body.startswith(_MAGIC):
+        return None
+    end = body.find(b"\n", len(_MAGIC))
+    raw = body[end + 1 :]
+    if end < 0 or len(raw) % 32:
+        return None
+    return Snapshot(body[len(_MAGIC) : end].decode("ascii", "replace"), np.frombuffer(raw, np.int64).reshape(-1, 4))
 
 
 def save(home: Path, root: str, name: str, version: str, files: list[ScannedFile], now: np.ndarray | None,
-         digests: list[str], hashed_at: list[int], rels: list[str] | None = None) -> None:
-    """Write the snapshot atomically; a failure only costs the next add its speed. ``now`` and
-    ``rels``: the files' ``stats`` and paths when already taken."""
+         hashed_at: list[int]) -> None:
+    """Write the snapshot atomically; a failure only costs the next add its speed. ``files``: in
+    the order of the version's manifest; ``now``: their ``stats`` when already taken."""
     stat = np.empty((len(files), 4), np.int64)
     stat[:, :3] = stats(files) if now is None else now
     stat[:, 3] = hashed_at
-    body = marshal.dumps((_MAGIC, version, [f.rel for f in files] if rels is None else rels, stat.tobytes(), digests))
     path = _path(home, root, name)
     tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(body)
+        with open(tmp, "wb") as f:
+            f.write(_MAGIC + version.encode("ascii") + b"\n")
+            f.write(stat.data)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

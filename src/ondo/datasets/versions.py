@@ -196,16 +196,13 @@ def _add_scanned(
     snap = statsnap.load(home, str(root), name) if is_dir and base_digest is not None else None
     final: list[FileEntry | None] = [None] * n  # each file's entry, in listing order
     todo: Sequence[int] = range(n)  # the files still to be looked at
-    rels: list[str] | None = None
-    fast = False  # the previous version's entries taken over wholesale
-    if snap is not None and snap.version == base_digest:
-        known_all, known_at, now, rels = snap.known(files)
-        if base_manifest is not None and _lines_up(base_manifest, snap, rels, files):
+    if snap is not None and base_manifest is not None and snap.version == base_digest:
+        known_all, known_at, now, _, in_order = snap.known(files, base_manifest.files)
+        if _lines_up(base_manifest, files, in_order):
             # the previous version's entries, in this listing's order: the files the snapshot
             # vouches for keep theirs, and only the others are looked at (one or two, after an edit)
             final = list(base_manifest.files)
             todo = [i for i, k in enumerate(known_all) if k is None]
-            fast = True
         missing = [files[i].abs for i in todo if known_all[i] is None]
         cache = statcache.lookup_paths(ws, missing) if len(missing) <= 500 else statcache.lookup(ws, str(root), True)
     else:
@@ -300,13 +297,7 @@ def _add_scanned(
         at_abs = {files[i].abs: i for i in todo}
         for p, _, _, at in to_cache:
             known_at[at_abs[p]] = at  # (-1 stays where a file was never trusted)
-        if fast and snap is not None:  # the snapshot's digests, but the files looked at
-            digests = list(snap.digests)
-            for i in todo:
-                digests[i] = listed[i].digest
-        else:
-            digests = [e.digest for e in listed]
-        statsnap.save(home, str(root), name, digest, files, now, digests, known_at, rels)
+        statsnap.save(home, str(root), name, digest, files, now, known_at)  # files: in the manifest's order
 
     # nothing read, and every file the previous version's
     unchanged = base_digest is not None and not (to_store or row_files or stored_before) and n == len(base)
@@ -350,17 +341,10 @@ def _add_scanned(
     raise OndoError(f"could not add a version of {name}: too much contention")
 
 
-def _lines_up(base: Manifest, snap: statsnap.Snapshot, rels: list[str], files: list[ScannedFile]) -> bool:
-    """Whether the previous version's entries are this listing's files, in order, in the same
-    formats, with the digests the snapshot holds for them (the snapshot was taken for that
-    version, so they are, unless it was written by something else)."""
-    old = base.files
-    return (
-        len(old) == len(rels)
-        and [e.path for e in old] == rels
-        and [e.digest for e in old] == snap.digests
-        and [e.format for e in old] == [f.fmt for f in files]
-    )
+def _lines_up(base: Manifest, files: list[ScannedFile], in_order: bool) -> bool:
+    """Whether the previous version's entries are this listing's files (``in_order``: path for
+    path, as the snapshot found), in the same formats."""
+    return in_order and [e.format for e in base.files] == [f.fmt for f in files]
 
 
 def _whole_file_pool(ws: Workspace, files: list[ScannedFile]) -> Executor:
