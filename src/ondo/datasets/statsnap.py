@@ -32,11 +32,17 @@ _INO = (1 << 63) - 1  # inode numbers are unsigned 64-bit; kept in int64 columns
 
 
 class Known(NamedTuple):
-    digests: list[str | None]  # each listed file's digest where the snapshot vouches for it
-    hashed_at: list[int]  # when that digest was taken (-1 where not vouched for)
+    ok: np.ndarray  # bool per listed file: the snapshot vouches for it
+    at: np.ndarray  # per listed file, its entry in the version's manifest (-1: none)
+    hashed_at: list[int]  # when a vouched-for file was hashed (-1 where not vouched for)
     stats: np.ndarray  # the listed files' (size, mtime_ns, inode), for ``save``
-    rels: list[str]  # the listed files' paths
     in_order: bool  # the listing is the version's files, path for path
+
+    def digests(self, entries: list[FileEntry]) -> list[str | None]:
+        """Each listed file's digest where the snapshot vouches for it."""
+        if self.in_order:
+            return [e.digest if good else None for e, good in zip(entries, self.ok.tolist(), strict=True)]
+        return [entries[i].digest if good else None for i, good in zip(self.at.tolist(), self.ok.tolist(), strict=True)]
 
 
 @dataclass
@@ -49,9 +55,9 @@ class Snapshot:
         (as ``StatEntry.digest_if_fresh``, a file is vouched for when its stat is unchanged and
         it was not modified within the racy window of when it was hashed)."""
         n = len(files)
-        rels = list(map(_REL, files))
         if len(self.stat) != len(entries):  # not this manifest's: vouches for nothing
-            return Known([None] * n, [-1] * n, stats(files), rels, False)
+            return Known(np.zeros(n, np.bool_), np.full(n, -1, np.int64), [-1] * n, stats(files), False)
+        rels = list(map(_REL, files))
         paths = list(map(_PATH, entries))
         in_order = rels == paths  # the usual case: the same files, listed in the same (sorted) order
         if in_order:
@@ -64,11 +70,7 @@ class Snapshot:
         mtime = now[:, 1]
         window = np.where(mtime % 1_000_000_000 == 0, COARSE_RACY_NS, RACY_NS)
         ok = (at >= 0) & (now == then[:, :3]).all(axis=1) & (then[:, 3] - mtime >= window)
-        if in_order:
-            known = [e.digest if good else None for e, good in zip(entries, ok.tolist(), strict=True)]
-        else:
-            known = [entries[i].digest if good else None for i, good in zip(at.tolist(), ok.tolist(), strict=True)]
-        return Known(known, np.where(ok, then[:, 3], -1).tolist(), now, rels, in_order)
+        return Known(ok, at, np.where(ok, then[:, 3], -1).tolist(), now, in_order)
 
 
 _STAT = operator.attrgetter("st_size", "st_mtime_ns", "st_ino")

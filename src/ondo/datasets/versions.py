@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -197,12 +198,16 @@ def _add_scanned(
     final: list[FileEntry | None] = [None] * n  # each file's entry, in listing order
     todo: Sequence[int] = range(n)  # the files still to be looked at
     if snap is not None and base_manifest is not None and snap.version == base_digest:
-        known_all, known_at, now, _, in_order = snap.known(files, base_manifest.files)
-        if _lines_up(base_manifest, files, in_order):
+        found = snap.known(files, base_manifest.files)
+        known_at, now = found.hashed_at, found.stats
+        if _lines_up(base_manifest, files, found.in_order):
             # the previous version's entries, in this listing's order: the files the snapshot
             # vouches for keep theirs, and only the others are looked at (one or two, after an edit)
             final = list(base_manifest.files)
-            todo = [i for i, k in enumerate(known_all) if k is None]
+            todo = np.flatnonzero(~found.ok).tolist()
+            known_all: list[str | None] = [None] * n  # (what is vouched for is not looked at)
+        else:
+            known_all = found.digests(base_manifest.files)
         missing = [files[i].abs for i in todo if known_all[i] is None]
         cache = statcache.lookup_paths(ws, missing) if len(missing) <= 500 else statcache.lookup(ws, str(root), True)
     else:
