@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
 from functools import partial
@@ -55,9 +56,8 @@ def scan(root: Path, skip: Path | None = None) -> list[ScannedFile]:
         finally:
             if fd is not None:
                 os.close(fd)
-    out.sort(key=_by_rel)
+    out.sort(key=_BY_REL)
     return out
 
 
-def _by_rel(f: ScannedFile) -> str:
-    return f.rel
+_BY_REL = operator.itemgetter(1)  # ScannedFile.rel, without a Python call per file
