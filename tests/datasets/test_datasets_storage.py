@@ -11,9 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from dataset_files import age, write_jsonl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ondo
 from ondo.blobs import digest_bytes, is_pack
@@ -329,3 +332,26 @@ def test_a_file_whose_size_changes_while_it_is_read_is_reported(ws: Workspace, t
     monkeypatch.setattr(workers.os, "fstat", real)
     assert os.listdir(Path(ws.blobs.root) / "tmp") == []
     assert ondo.data.add(folder, name="moving").file_count == 3
+
+
+@pytest.mark.parametrize("with_memcmp", [True, False])
+@given(data=st.binary(max_size=3000), flips=st.lists(st.integers(0, 10**6), max_size=3), cut=st.integers(0, 40))
+@settings(max_examples=60, deadline=None)
+def test_byte_stretches_are_equal_exactly_when_every_byte_is(
+    with_memcmp: bool, data: bytes, flips: list[int], cut: int
+) -> None:
+    """The re-add's comparison with stored bytes: the C library's memcmp where there is one, numpy
+    8 bytes at a time otherwise, on whole arrays and on stretches at any offset."""
+    with pytest.MonkeyPatch.context() as m:
+        if not with_memcmp:
+            m.setattr(ingest, "_MEMCMP", None)
+        elif ingest._MEMCMP is None:
+            pytest.skip("no memcmp here")
+        a = np.frombuffer(data, np.uint8)
+        other = bytearray(data)
+        for f in flips:
+            if other:
+                other[f % len(other)] ^= 1 + f % 255
+        b = np.frombuffer(bytes(other), np.uint8)
+        assert ingest._equal(a[cut:], b[cut:], np.empty(8, np.bool_)) == (data[cut:] == bytes(other)[cut:])
+        assert ingest._equal(a, b[: len(b) - 1]) is (len(a) == 0 and len(b) == 0)

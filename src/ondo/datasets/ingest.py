@@ -8,6 +8,7 @@ over its groups, so a re-add hashes only the groups it could not prove unchanged
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import mmap
 import os
@@ -304,13 +305,35 @@ class _OldBytes:
         self._maps.clear()
 
 
-_CMP_WORDS = 1 << 19  # 4 MB compared per call
+_CMP_WORDS = 1 << 19  # 4 MB compared per numpy call
+
+
+def _libc_memcmp() -> Any:
+    """The C library's ``memcmp`` (through ctypes, which lets go of the GIL for the call), or None
+    where the running program does not export it (Windows)."""
+    try:
+        f = ctypes.CDLL(None).memcmp
+    except (OSError, AttributeError, TypeError):
+        return None
+    f.restype = ctypes.c_int
+    f.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    return f
+
+
+_MEMCMP = _libc_memcmp()
 
 
 def _equal(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> bool:
-    """Two byte arrays of one length are equal: 8 bytes at a time (a quarter faster), then the rest.
-    The comparison's result goes into ``out`` (``_CMP_WORDS`` booleans), used again and again: a
-    fresh temporary array per call is fresh memory, which this VM backs slowly (see BENCHMARKS.md)."""
+    """Two byte arrays of one length are equal. With the C library's memcmp: one pass, no
+    temporary, the GIL let go (the listing thread runs meanwhile); 198 MB in 15 ms here, against
+    20 ms for numpy, which compares into a buffer and then scans it, and takes the GIL back for each
+    4 MB (beside the listing, the ingest ahead took 26 ms instead of 40). Otherwise numpy 8 bytes at
+    a time, into ``out`` (``_CMP_WORDS`` booleans) used again and again: a fresh temporary array
+    per call is fresh memory, which this VM backs slowly (see BENCHMARKS.md)."""
+    if len(a) != len(b):
+        return False
+    if _MEMCMP is not None and a.flags.c_contiguous and b.flags.c_contiguous:
+        return len(a) == 0 or _MEMCMP(a.ctypes.data, b.ctypes.data, len(a)) == 0
     out = np.empty(_CMP_WORDS, np.bool_) if out is None else out
     w = len(a) // 8
     wa, wb = a[: 8 * w].view(np.uint64), b[: 8 * w].view(np.uint64)
