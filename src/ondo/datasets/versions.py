@@ -304,7 +304,6 @@ def _add_scanned(
             known_at[at_abs[p]] = at  # (-1 stays where a file was never trusted)
         statsnap.save(home, str(root), name, digest, files, now, known_at)  # files: in the manifest's order
 
-    # nothing read, and every file the previous version's
     unchanged = base_digest is not None and not (to_store or row_files or stored_before) and n == len(base)
     with ws.read() as conn:
         # nothing read, every file the previous version's: that version, even when its manifest is

@@ -108,7 +108,7 @@ class _PackWriter:
         and hashed on the way), unless a file with the same bytes is in the pack already (``seen``:
         digest -> offset); returns (digest, offset)."""
         if self.f is None:  # not a local store: through a bytes object
-            data = f.read(size + 1)
+            data = f.readall()  # (one read call may return less than asked on some file systems)
             if len(data) != size:
                 raise FileChanged(path)
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
