@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,3 +45,11 @@ def test_a_manifest_encoded_like_its_previous_version_has_the_same_bytes(
     before.encode()
     after = Manifest(shared + new)
     assert after.encode(like=before) == Manifest(list(after.files)).encode()
+
+
+def test_a_manifest_s_entries_by_path_are_read_only() -> None:
+    """by_path is kept with the manifest, so it must not be changed through what it returns."""
+    m = Manifest([FileEntry("a", 1, "sha256:" + "0" * 64)])
+    assert m.by_path()["a"] is m.files[0]
+    with pytest.raises(TypeError):
+        m.by_path()["b"] = m.files[0]  # type: ignore[index]

@@ -90,18 +90,35 @@ def test_a_readd_that_takes_over_the_previous_entries_gives_the_version_a_first_
         return taken[-1]
 
     monkeypatch.setattr(versions, "_lines_up", spy)
-    edits = [
-        lambda: (folder / "files" / "f05.txt").write_text("edited\n"),
-        lambda: write_jsonl(folder / "rows.jsonl", ({"n": j, "t": "y" * (j % 5)} for j in range(300))),
-        lambda: (folder / "files" / "f05.txt").write_text("file 5\n" * 6),  # back as it was
-        lambda: None,  # nothing changed
-        lambda: [(folder / "files" / f"f{i:02d}.txt").write_text(f"all {i}\n") for i in range(30)],
+    looked: list[int] = []  # files the snapshot did not vouch for, per re-add
+    real_known = statsnap.Snapshot.known
+
+    def known(self: statsnap.Snapshot, *a: Any) -> statsnap.Known:
+        out = real_known(self, *a)
+        looked.append(int((~out.ok).sum()))
+        return out
+
+    monkeypatch.setattr(statsnap.Snapshot, "known", known)
+
+    def write(path: Path, text: str) -> list[Path]:
+        path.write_text(text)
+        return [path]
+
+    files = folder / "files"
+    edits: list[Any] = [
+        lambda: write(files / "f05.txt", "edited\n"),
+        lambda: [write_jsonl(folder / "rows.jsonl", ({"n": j, "t": "y" * (j % 9)} for j in range(300)))],
+        lambda: write(files / "f05.txt", "file 5\n" * 6) + write(files / "f29.txt", "last\n"),  # one back as it was
+        lambda: [],  # nothing changed
+        lambda: [p for i in range(30) for p in write(files / f"f{i:02d}.txt", f"all {i}\n")],
     ]
     for step, edit in enumerate(edits):
-        edit()
-        age(folder)
+        changed = edit()
+        for p in changed:
+            age(p)  # only what was written: the snapshot still vouches for the rest
         v = ondo.data.add(folder, name="s")
         assert taken[-1], f"step {step}: the previous version's entries were taken over"
+        assert looked[-1] == len(changed), f"step {step}: only the files written were looked at"
         fresh = ondo.data.add(folder, name=f"fresh{step}")
         # the same files, digests and schemas; only where the rows are stored may differ (the
         # re-add's row index points into earlier packs), and with it the version's digest

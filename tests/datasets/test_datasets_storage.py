@@ -312,6 +312,7 @@ def test_files_of_one_pack_are_read_in_place_and_stored_once(ws: Workspace, tmp_
         assert (tmp_path / "out" / "files" / f"f{i}.bin").read_bytes() == b
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds a descriptor's file through /proc")
 def test_a_file_whose_size_changes_while_it_is_read_is_reported(ws: Workspace, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "d"
@@ -328,7 +329,7 @@ def test_a_file_whose_size_changes_while_it_is_read_is_reported(ws: Workspace, t
     monkeypatch.setattr(workers.os, "fstat", stale)
     with pytest.raises(InvalidInput, match="changed while it was being added") as caught:
         ondo.data.add(folder, name="moving")
-    assert str(caught.value.file).endswith("f1.txt")
+    assert caught.value.file == os.path.join(str(folder), "files", "f1.txt")  # as given, then the path inside
     monkeypatch.setattr(workers.os, "fstat", real)
     assert os.listdir(Path(ws.blobs.root) / "tmp") == []
     assert ondo.data.add(folder, name="moving").file_count == 3

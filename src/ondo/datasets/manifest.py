@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _escape
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -79,10 +81,10 @@ class FileEntry:
 @dataclass
 class Manifest:
     files: list[FileEntry]
-    # each entry's canonical JSON, by the entry's id (the manifest holds the entries, so the ids
-    # stay theirs): a re-add of 10,000 files changes one or two, and encodes only those
-    _encoded: dict[int, bytes] | None = field(default=None, repr=False, compare=False)
-    _by_path: dict[str, FileEntry] | None = field(default=None, repr=False, compare=False)
+    # each entry's canonical JSON, by the entry's id, with the entry (so that id stays its own):
+    # a re-add of 10,000 files changes one or two, and encodes only those
+    _encoded: dict[int, tuple[FileEntry, bytes]] | None = field(default=None, repr=False, compare=False)
+    _by_path: Mapping[str, FileEntry] | None = field(default=None, repr=False, compare=False)
 
     def encode(self, like: Manifest | None = None) -> bytes:
         """Canonical JSON: sorted keys, no spaces, UTF-8 (the bytes ``json.dumps(sort_keys=True,
@@ -91,8 +93,8 @@ class Manifest:
         Entries ``like`` (the previous version) already encoded are not encoded again."""
         done = like._encoded if like is not None and like._encoded is not None else {}
         files = sorted(self.files, key=_path)
-        parts = [done.get(id(f)) or _entry_json(f) for f in files]
-        self._encoded = dict(zip(map(id, files), parts, strict=True))
+        parts = [e[1] if (e := done.get(id(f))) is not None and e[0] is f else _entry_json(f) for f in files]
+        self._encoded = {id(f): (f, p) for f, p in zip(files, parts, strict=True)}
         return b'{"files":[' + b",".join(parts) + b'],"format":' + orjson.dumps(FORMAT) + b"}"
 
     @classmethod
@@ -103,10 +105,10 @@ class Manifest:
         return cls([FileEntry.from_dict(f) for f in body["files"]])
 
 
-    def by_path(self) -> dict[str, FileEntry]:
-        """Entries by path (kept: a manifest's entries do not change once it is made)."""
+    def by_path(self) -> Mapping[str, FileEntry]:
+        """Entries by path (kept, read-only: a manifest's entries do not change once it is made)."""
         if self._by_path is None:
-            self._by_path = {f.path: f for f in self.files}
+            self._by_path = MappingProxyType({f.path: f for f in self.files})
         return self._by_path
 
     @property

@@ -14,7 +14,7 @@ import mmap
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,7 +127,7 @@ _EARLY_BYTES = 16 << 20  # smaller files take milliseconds; starting them early 
 
 
 def _start_ingests(
-    ws: Workspace, ahead: ThreadPoolExecutor, root: Path, is_dir: bool, given: str, base: dict[str, FileEntry],
+    ws: Workspace, ahead: ThreadPoolExecutor, root: Path, is_dir: bool, given: str, base: Mapping[str, FileEntry],
     skip_bad: bool,
 ) -> _Early:
     """Big row files of the previous version that changed since are ingested at once, in another
@@ -189,7 +189,7 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
 
 def _add_scanned(
     ws: Workspace, root: Path, given: str, name: str, files: list[ScannedFile], is_dir: bool,
-    base_manifest: Manifest | None, base: dict[str, FileEntry], base_digest: str | None, early: _Early,
+    base_manifest: Manifest | None, base: Mapping[str, FileEntry], base_digest: str | None, early: _Early,
     message: str | None, skip_bad_rows: bool,
 ) -> tuple[VersionRow, bool]:
     home = ws.settings.home
@@ -276,7 +276,9 @@ def _add_scanned(
             except FileNotFoundError as exc:
                 raise InvalidInput("file disappeared while it was being added", file=exc.filename) from None
             except FileChanged as exc:
-                raise InvalidInput("file changed while it was being added; add it again", file=exc.args[0]) from None
+                rel = next((f.rel for f in batch if f.abs == exc.args[0]), None)
+                shown = given if not is_dir else os.path.join(given, rel) if rel is not None else exc.args[0]
+                raise InvalidInput("file changed while it was being added; add it again", file=shown) from None
             for f, (digest, size, at, offset) in zip(batch, results, strict=True):
                 entries[f.rel] = FileEntry(f.rel, size, digest)
                 to_cache.append((f.abs, f.st, digest, at))
