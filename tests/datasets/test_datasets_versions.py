@@ -222,3 +222,24 @@ def test_manifest_is_canonical(ws: Workspace, tmp_path: Path) -> None:
     assert va.digest == vb.digest
     m = Manifest.decode(ws.blobs.get_bytes(va.digest))
     assert m.encode() == ws.blobs.get_bytes(va.digest)
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_link_that_leads_nowhere_is_reported_by_path_and_reason(ws: Workspace, tmp_path: Path, kind: str) -> None:
+    """A broken symbolic link or a link loop in a folder stops the add with the link's path and why,
+    not a traceback, and leaves no version."""
+    folder = tmp_path / "d"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "ok.txt").write_text("fine\n")
+    link = folder / "sub" / "bad.txt"
+    if kind == "dangling":
+        link.symlink_to(folder / "gone.txt")
+    else:
+        link.symlink_to(link)
+    with pytest.raises(InvalidInput) as err:
+        ondo.data.add(folder, name="links")
+    assert err.value.file == str(link)
+    assert ("symbolic link to nothing" if kind == "dangling" else "loop of symbolic links") in str(err.value)
+    assert ondo.data.list() == []
+    link.unlink()
+    assert ondo.data.add(folder, name="links").file_count == 1
