@@ -243,3 +243,20 @@ def test_a_link_that_leads_nowhere_is_reported_by_path_and_reason(ws: Workspace,
     assert ondo.data.list() == []
     link.unlink()
     assert ondo.data.add(folder, name="links").file_count == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_by_path(ws: Workspace, tmp_path: Path) -> None:
+    """A version's paths are JSON text: a name whose bytes are not UTF-8 stops the add with the
+    path (undecodable bytes shown as U+FFFD), not a traceback, and leaves no version."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("fine\n")
+    try:
+        with open(os.fsencode(folder) + b"/caf\xe9.txt", "wb") as f:
+            f.write(b"x")
+    except OSError:
+        pytest.skip("this file system takes only UTF-8 names")
+    with pytest.raises(InvalidInput, match="not valid UTF-8") as err:
+        ondo.data.add(folder, name="names")
+    assert err.value.file == str(folder) + "/caf\ufffd.txt"
+    assert ondo.data.list() == []

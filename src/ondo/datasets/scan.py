@@ -28,6 +28,7 @@ class ScannedFile(NamedTuple):  # a tuple: a re-add lists 10,000 files before an
 def scan(root: Path, skip: Path | None = None) -> list[ScannedFile]:
     """Files under ``root`` sorted by relative path; ``skip`` (the ondo home) is never entered."""
     if root.is_file():
+        _check_utf8([root.name], str(root.parent) + os.sep)
         return [ScannedFile(str(root), root.name, root.stat(), format_of(root.name))]
     out: list[ScannedFile] = []
     skip_s = str(skip) if skip is not None else None
@@ -49,6 +50,7 @@ def scan(root: Path, skip: Path | None = None) -> list[ScannedFile]:
         names: list[str] = []
         try:
             names = os.listdir(folder if fd is None else fd)
+            _check_utf8(names, at)
             stats = map(partial(stat_of, dir_fd=fd), names) if fd is not None else (stat_of(at + n) for n in names)
             for name, st in zip(names, stats, strict=True):
                 mode = st.st_mode
@@ -69,6 +71,25 @@ def scan(root: Path, skip: Path | None = None) -> list[ScannedFile]:
 
 
 _BY_REL = operator.itemgetter(1)  # ScannedFile.rel, without a Python call per file
+
+
+def _check_utf8(names: list[str], at: str) -> None:
+    """Refuse a name that is not valid UTF-8 (the system hands its bytes over as surrogates): a
+    version's paths are JSON text. One check for a folder's names; the culprit is found only then."""
+    try:
+        "/".join(names).encode()
+    except UnicodeEncodeError:
+        bad = next(n for n in names if not _is_utf8(n))
+        shown = (at + bad).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise InvalidInput("file name is not valid UTF-8; rename it", file=shown) from None
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unreadable(exc: OSError, names: list[str], at: str) -> InvalidInput:
