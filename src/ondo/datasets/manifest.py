@@ -104,7 +104,6 @@ class Manifest:
             raise ValueError(f"unknown manifest format {body.get('format')!r}")
         return cls([FileEntry.from_dict(f) for f in body["files"]])
 
-
     def by_path(self) -> Mapping[str, FileEntry]:
         """Entries by path (kept, read-only: a manifest's entries do not change once it is made)."""
         if self._by_path is None:
